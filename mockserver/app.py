@@ -1,0 +1,54 @@
+"""The aiohttp application: the /v1 WebSocket and /health.
+
+Thin: every handler asks the ``MockServer`` it belongs to. Paths are matched
+without their query string, so ccxt's ``/v1?sbeSchemaId=1&sbeSchemaVersion=3``
+reaches the same endpoint (the mock always answers in JSON; see README).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from mockserver import __version__
+
+if TYPE_CHECKING:
+    from mockserver.server import MockServer
+
+SERVER_KEY: web.AppKey[MockServer] = web.AppKey("paradex_mock_server")
+WS_PATH = "/v1"
+
+
+async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
+    server = request.app[SERVER_KEY]
+    ws = server.new_websocket()
+    if not ws.can_prepare(request).ok:
+        return web.json_response(
+            {"error": "this is a WebSocket endpoint: connect with a WebSocket client"},
+            status=426,
+            headers={"Upgrade": "websocket"},
+        )
+    await ws.prepare(request)
+    await server.serve_connection(request, ws)
+    return ws
+
+
+async def health(request: web.Request) -> web.Response:
+    server = request.app[SERVER_KEY]
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "scenario": server.scenario.name,
+            "connections": len(server.sessions),
+        }
+    )
+
+
+def build_app(server: MockServer) -> web.Application:
+    app = web.Application()
+    app[SERVER_KEY] = server
+    app.router.add_get(WS_PATH, websocket_endpoint)
+    app.router.add_get("/health", health)
+    return app

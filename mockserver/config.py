@@ -1,0 +1,60 @@
+"""The server's configuration: one frozen dataclass that the CLI and the fixture build."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mockserver.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mockserver.scenario.model import Scenario
+
+# Paradex's keepalive (paradex-ws.md §6).
+PARADEX_PING_INTERVAL_S = 55.0
+PARADEX_PONG_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MockConfig:
+    """How one paradex-mock server runs. ``None`` means "off" where it is allowed."""
+
+    # Network
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0: an ephemeral port, read back from MockServer.port
+
+    # Scenario
+    scenario: str | Path | Scenario = "default"  # bundled name, file path, or a loaded Scenario
+    scenario_dirs: tuple[Path, ...] = ()  # searched for a scenario name before the bundled ones
+    seed: int | None = None  # overrides the scenario's seed
+
+    # Keepalive
+    ping_interval_s: float | None = PARADEX_PING_INTERVAL_S  # None: never ping
+    pong_timeout_s: float | None = PARADEX_PONG_TIMEOUT_S  # None: never drop for a missing pong
+
+    # Limits
+    max_message_bytes: int = 1024 * 1024  # larger client frames are closed with 1009
+    max_queued_messages: int = 2000  # "disconnect if 2000+ messages accumulate" (§5)
+    transcript_limit: int = 10_000  # frames kept per session for inspection
+
+    # Connections
+    compression: bool = True  # accept permessage-deflate when the client offers it
+    close_timeout_s: float = 1.0  # how long a close waits for the client's close frame
+
+    def __post_init__(self) -> None:
+        for name in ("ping_interval_s", "pong_timeout_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name} must be positive (or None for off), not {value}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be between 0 and 65535, not {self.port}")
+        for name in ("max_message_bytes", "max_queued_messages", "transcript_limit"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if self.close_timeout_s <= 0:
+            raise ConfigError("close_timeout_s must be positive")
+
+    def but(self, **changes: object) -> MockConfig:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,209 @@
+"""``MockServer``: one running paradex-mock, as serve, the fixture and Docker use it.
+
+::
+
+    async with MockServer(MockConfig(port=0)) as server:
+        print(server.ws_url)          # ws://127.0.0.1:PORT/v1
+        server.publish("bbo.BTC-USD-PERP", {...})
+
+The scenario is loaded in the constructor, so a bad file fails before anything
+listens. ``start`` returns once the socket accepts connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from typing import Any
+
+from aiohttp import web
+
+from mockserver.app import build_app
+from mockserver.channels import Channel, parse_channel
+from mockserver.clock import Clock, RealClock
+from mockserver.config import MockConfig
+from mockserver.errors import ConfigError, ErrorCatalogue, RpcError
+from mockserver.hub import Hub
+from mockserver.player import ScenarioRuntime, timeline_seed
+from mockserver.protocol import ProtocolPolicy
+from mockserver.scenario import loader
+from mockserver.scenario.model import Scenario
+from mockserver.session import GOING_AWAY_CLOSE, Session
+
+log = logging.getLogger(__name__)
+
+CLOSED_SESSIONS_KEPT = 1000
+
+
+def load_scenario(config: MockConfig) -> Scenario:
+    if isinstance(config.scenario, Scenario):
+        return config.scenario
+    return loader.load(config.scenario, search=config.scenario_dirs)
+
+
+class MockServer:
+    """A paradex-mock server bound to one host and port."""
+
+    def __init__(self, config: MockConfig | None = None) -> None:
+        self.config = config or MockConfig()
+        self.scenario = load_scenario(self.config)
+        self.seed = self.config.seed if self.config.seed is not None else self.scenario.seed
+        self.hub = Hub()
+        # Active sessions by id, then the most recent closed ones (for inspection).
+        self.sessions: dict[str, Session] = {}
+        self.closed_sessions: deque[Session] = deque(maxlen=CLOSED_SESSIONS_KEPT)
+        self._connections = 0
+        self._clock: Clock | None = None
+        self._runtime: ScenarioRuntime | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self.policy = self._policy()
+
+    def _policy(self) -> ProtocolPolicy:
+        scenario = self.scenario
+        rng = random.Random(timeline_seed(self.seed, "node_id"))
+        return ProtocolPolicy(
+            # A 16-hex-digit node id, as Paradex's auth reply carries (paradex-ws.md §2.1).
+            node_id=f"{rng.getrandbits(64):016x}",
+            markets=None
+            if scenario.behaviour.unknown_markets == "accept"
+            else frozenset(scenario.markets),
+            errors=ErrorCatalogue(scenario.errors),
+            auth=scenario.auth,
+            reply_to_notifications=scenario.behaviour.reply_to_notifications,
+        )
+
+    # Lifecycle
+
+    async def start(self) -> MockServer:
+        if self._runner is not None:
+            raise ConfigError("this server is already started")
+        self._clock = RealClock()
+        self._runtime = ScenarioRuntime(
+            self.scenario, hub=self.hub, clock=self._clock, seed=self.seed
+        )
+        self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await self._site.start()
+        self._runtime.start()
+        log.info("paradex-mock listening on %s (scenario %s)", self.ws_url, self.scenario.name)
+        return self
+
+    async def stop(self) -> None:
+        """Close every connection with 1001 (going away), then stop listening."""
+        if self._runner is None:
+            return
+        if self._runtime is not None:
+            await self._runtime.stop()
+        # Stop accepting first, so nobody connects while we close the others.
+        if self._site is not None:
+            await self._site.stop()
+        await asyncio.gather(
+            *(session.close(*GOING_AWAY_CLOSE) for session in list(self.sessions.values())),
+            return_exceptions=True,
+        )
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=self.config.close_timeout_s)
+        await self._runner.cleanup()
+        self._runner = self._site = None
+
+    async def __aenter__(self) -> MockServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # Where it listens
+
+    @property
+    def port(self) -> int:
+        if self._site is None or self._site._server is None:
+            raise ConfigError("the server is not started")
+        sockets = getattr(self._site._server, "sockets", None) or ()
+        return int(sockets[0].getsockname()[1])
+
+    @property
+    def host(self) -> str:
+        return self.config.host
+
+    @property
+    def url(self) -> str:
+        host = self.config.host
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + "/v1"
+
+    # Publishing
+
+    def publish(self, channel: str, data: Any, *, account: str | None = None) -> int:
+        """Publish ``data`` on ``channel`` now; returns how many sessions it reached."""
+        try:
+            parse_channel(channel)
+        except RpcError as error:
+            raise ConfigError(
+                f"cannot publish on '{channel}': {error.detail or error.message}"
+            ) from None
+        return self.hub.publish(channel, data, account=account)
+
+    # Connections (called by the app)
+
+    def new_websocket(self) -> web.WebSocketResponse:
+        return web.WebSocketResponse(
+            autoping=False,  # pings and pongs reach the session: it keeps Paradex's timing
+            compress=self.config.compression,
+            max_msg_size=self.config.max_message_bytes,
+            timeout=self.config.close_timeout_s,
+        )
+
+    async def serve_connection(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+        assert self._clock is not None
+        self._connections += 1
+        session = Session(
+            number=self._connections,
+            request=request,
+            ws=ws,
+            config=self.config,
+            clock=self._clock,
+            policy=self.policy,
+            host=self,
+            on_pong_timeout=self.scenario.behaviour.on_pong_timeout,
+        )
+        self.sessions[session.id] = session
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        try:
+            await session.run()
+        finally:
+            if task is not None:
+                self._handlers.discard(task)
+
+    def session_subscribed(self, session: Session, channel: Channel) -> None:
+        self.hub.subscribe(channel.name, session)
+        assert self._runtime is not None
+        self._runtime.subscribed(session, channel)
+
+    def session_unsubscribed(self, session: Session, channel: Channel) -> None:
+        self.hub.unsubscribe(channel.name, session)
+        assert self._runtime is not None
+        self._runtime.unsubscribed(session, channel.name)
+
+    def session_closed(self, session: Session) -> None:
+        names = session.subscriptions
+        self.hub.remove(session, names)
+        if self._runtime is not None:
+            self._runtime.closed(session, names)
+        self.sessions.pop(session.id, None)
+        self.closed_sessions.append(session)
+
+    def all_sessions(self) -> list[Session]:
+        """Closed sessions (oldest first) then the open ones."""
+        return [*self.closed_sessions, *self.sessions.values()]

@@ -1,0 +1,260 @@
+"""One WebSocket connection: the only module that touches a socket.
+
+A ``Session`` pumps frames between aiohttp and the sans-I/O ``RpcSession``:
+- the reader (the aiohttp handler's task) feeds each client frame to the
+  protocol in arrival order, answers client pings, hands pongs to ``Keepalive``;
+- the writer task drains one bounded queue of outgoing frames (replies and
+  channel data, in the order they were produced); a due ping jumps the queue;
+- a client that lets ``max_queued_messages`` frames pile up unsent is
+  disconnected as a slow consumer (paradex-ws.md §5), so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from mockserver.channels import Channel
+from mockserver.clock import Clock
+from mockserver.config import MockConfig
+from mockserver.errors import InvalidRequest
+from mockserver.keepalive import Keepalive
+from mockserver.protocol import Outcome, ProtocolPolicy, RpcSession
+
+if TYPE_CHECKING:
+    from mockserver.scenario.model import CloseAction
+
+log = logging.getLogger(__name__)
+
+# UNCONFIRMED close codes (paradex-ws.md §4 documents none).
+SLOW_CONSUMER_CLOSE = (WSCloseCode.POLICY_VIOLATION, "slow consumer")
+GOING_AWAY_CLOSE = (WSCloseCode.GOING_AWAY, "server shutting down")
+
+
+class SessionHost(Protocol):
+    """What a session needs from its server."""
+
+    def session_subscribed(self, session: Session, channel: Channel) -> None: ...
+
+    def session_unsubscribed(self, session: Session, channel: Channel) -> None: ...
+
+    def session_closed(self, session: Session) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReceivedFrame:
+    """A frame the client sent, as the transcript keeps it."""
+
+    at_us: int
+    text: str
+    # The error kind the server answered with, if any (errors.RPC_ERRORS keys).
+    error: str | None = None
+
+
+class Session:
+    """The server side of one client connection."""
+
+    def __init__(
+        self,
+        *,
+        number: int,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        config: MockConfig,
+        clock: Clock,
+        policy: ProtocolPolicy,
+        host: SessionHost,
+        on_pong_timeout: CloseAction | None,
+    ) -> None:
+        self.number = number
+        self.id = f"s{number}"
+        self.peer = _peer(request)
+        self.path = request.path_qs
+        self.user_agent = request.headers.get("User-Agent", "")
+        self._ws = ws
+        self._request = request
+        self._config = config
+        self._clock = clock
+        self._host = host
+        self._on_pong_timeout = on_pong_timeout
+        self.rpc = RpcSession(policy, now_us=clock.wall_us)
+        self.connected_at_us = clock.wall_us()
+        self.received: deque[ReceivedFrame] = deque(maxlen=config.transcript_limit)
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._queue: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._ping_due = False
+        self._closing = False
+        self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self.keepalive = Keepalive(
+            clock,
+            interval_s=config.ping_interval_s,
+            timeout_s=config.pong_timeout_s,
+            request_ping=self._request_ping,
+            on_timeout=self._pong_timed_out,
+        )
+
+    # What the rest of the server sees
+
+    @property
+    def account(self) -> str | None:
+        return self.rpc.account
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return list(self.rpc.subscriptions)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing or self._ws.closed
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def deliver(self, frame: str) -> None:
+        """Queue a frame for the client; never blocks."""
+        if self._closing:
+            return
+        self._queue.append(frame)
+        if len(self._queue) >= self._config.max_queued_messages:
+            log.warning(
+                "%s: %d frames unsent, disconnecting slow consumer", self.id, len(self._queue)
+            )
+            self._queue.clear()
+            self.close_soon(*SLOW_CONSUMER_CLOSE)
+            return
+        self._wake.set()
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Start a close handshake without waiting for it."""
+        if self._closer is None and not self._closing:
+            self._closer = asyncio.create_task(self.close(code, reason))
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close with a close frame; drop TCP if the client does not complete it in time."""
+        if self._closing:
+            return
+        self._closing = True
+        self.close_code, self.close_reason = code, reason
+        self._wake.set()
+        try:
+            await asyncio.wait_for(
+                self._ws.close(code=code, message=reason.encode()),
+                timeout=self._config.close_timeout_s,
+            )
+        except (asyncio.TimeoutError, ConnectionError):
+            self.drop()
+
+    def drop(self) -> None:
+        """Close TCP at once, with no close frame: the client sees 1006."""
+        self._closing = True
+        if self.close_code is None:
+            self.close_code = WSCloseCode.ABNORMAL_CLOSURE
+        self._wake.set()
+        transport = self._request.transport
+        if transport is not None:
+            transport.abort()
+
+    # The connection's life
+
+    async def run(self) -> None:
+        """Serve the connection until it closes."""
+        self._writer = asyncio.create_task(self._write_loop(), name=f"{self.id}:writer")
+        self.keepalive.start()
+        try:
+            await self._read_loop()
+        finally:
+            self.keepalive.stop()
+            self._closing = True
+            self._wake.set()
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            if self.close_code is None:
+                self.close_code = self._ws.close_code
+            self._host.session_closed(self)
+
+    async def _read_loop(self) -> None:
+        ws = self._ws
+        while not ws.closed:
+            message = await ws.receive()
+            kind = message.type
+            if kind is WSMsgType.TEXT:
+                self._handle_text(message.data)
+            elif kind is WSMsgType.BINARY:
+                self._handle_binary()
+            elif kind is WSMsgType.PING:
+                await ws.pong(message.data)
+            elif kind is WSMsgType.PONG:
+                self.keepalive.pong_received()
+            else:  # CLOSE, CLOSING, CLOSED, ERROR: aiohttp has answered any close
+                break
+
+    def _handle_text(self, text: str) -> None:
+        received_us = self._clock.wall_us()
+        self._apply(text, self.rpc.receive(text, received_us=received_us), received_us)
+
+    def _handle_binary(self) -> None:
+        # Paradex: "Client messages must always be sent as JSON-RPC text frames".
+        received_us = self._clock.wall_us()
+        error = InvalidRequest("send JSON-RPC requests as text frames, not binary")
+        self._apply("<binary frame>", self.rpc.reject(error, received_us=received_us), received_us)
+
+    def _apply(self, text: str, outcome: Outcome, received_us: int) -> None:
+        error = outcome.error.kind if outcome.error is not None else None
+        self.received.append(ReceivedFrame(received_us, text, error))
+        if outcome.reply is not None:
+            self.deliver(outcome.reply)
+        if outcome.subscribed is not None:
+            self._host.session_subscribed(self, outcome.subscribed)
+        if outcome.unsubscribed is not None:
+            self._host.session_unsubscribed(self, outcome.unsubscribed)
+
+    async def _write_loop(self) -> None:
+        ws, queue = self._ws, self._queue
+        try:
+            while not self._closing:
+                if self._ping_due:
+                    self._ping_due = False
+                    await ws.ping()
+                    self.keepalive.ping_sent()
+                elif queue:
+                    await ws.send_str(queue.popleft())
+                else:
+                    self._wake.clear()
+                    await self._wake.wait()
+        except (ConnectionError, RuntimeError) as exc:
+            # The peer went away mid-send (aiohttp raises ClientConnectionResetError,
+            # a ConnectionError, or RuntimeError once the response is closed).
+            log.debug("%s: send failed: %r", self.id, exc)
+            self.drop()
+
+    # Keepalive callbacks
+
+    def _request_ping(self) -> None:
+        self._ping_due = True
+        self._wake.set()
+
+    def _pong_timed_out(self) -> None:
+        log.info("%s: no pong within %ss, terminating", self.id, self._config.pong_timeout_s)
+        action = self._on_pong_timeout
+        if action is None:
+            self.drop()
+        else:
+            self.close_soon(action.code, action.reason)
+
+
+def _peer(request: web.Request) -> str:
+    peername = request.transport.get_extra_info("peername") if request.transport else None
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        return f"{peername[0]}:{peername[1]}"
+    return str(request.remote or "")

@@ -1,0 +1,1 @@
+"""Bundled scenarios (installed as mockserver.scenarios)."""
