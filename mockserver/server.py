@@ -13,9 +13,11 @@ listens. ``start`` returns once the socket accepts connections.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +33,7 @@ from mockserver.protocol import ProtocolPolicy
 from mockserver.scenario import loader
 from mockserver.scenario.model import Scenario
 from mockserver.session import GOING_AWAY_CLOSE, Session
+from mockserver.tokens import DEFAULT_TOKEN_TTL_S, mint
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,8 @@ class MockServer:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
+        # Set (and replaced) whenever a connection opens, subscribes or closes.
+        self._changed = asyncio.Event()
         self.policy = self._policy()
 
     def _policy(self) -> ProtocolPolicy:
@@ -153,6 +158,41 @@ class MockServer:
             ) from None
         return self.hub.publish(channel, data, account=account)
 
+    def token(self, account: str = "0x1", *, ttl_s: float = DEFAULT_TOKEN_TTL_S) -> str:
+        """A JWT this server's ``auth`` accepts for ``account``."""
+        return mint(account, ttl_s=ttl_s)
+
+    # Waiting for clients, without sleeping
+
+    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
+        """Return once ``predicate()`` holds; re-checked whenever a connection changes."""
+
+        async def until() -> None:
+            while not predicate():
+                await self._changed.wait()
+
+        try:
+            await asyncio.wait_for(until(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"condition not met within {timeout}s") from None
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def requests(self, method: str | None = None) -> list[dict[str, Any]]:
+        """Every JSON request the clients sent (all sessions, in order), optionally one method."""
+        found = []
+        for session in self.all_sessions():
+            for frame in session.received:
+                try:
+                    obj = json.loads(frame.text)
+                except ValueError:
+                    continue
+                if isinstance(obj, dict) and (method is None or obj.get("method") == method):
+                    found.append(obj)
+        return found
+
     # Connections (called by the app)
 
     def new_websocket(self) -> web.WebSocketResponse:
@@ -177,6 +217,7 @@ class MockServer:
             on_pong_timeout=self.scenario.behaviour.on_pong_timeout,
         )
         self.sessions[session.id] = session
+        self._notify()
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
@@ -190,11 +231,13 @@ class MockServer:
         self.hub.subscribe(channel.name, session)
         assert self._runtime is not None
         self._runtime.subscribed(session, channel)
+        self._notify()
 
     def session_unsubscribed(self, session: Session, channel: Channel) -> None:
         self.hub.unsubscribe(channel.name, session)
         assert self._runtime is not None
         self._runtime.unsubscribed(session, channel.name)
+        self._notify()
 
     def session_closed(self, session: Session) -> None:
         names = session.subscriptions
@@ -203,6 +246,7 @@ class MockServer:
             self._runtime.closed(session, names)
         self.sessions.pop(session.id, None)
         self.closed_sessions.append(session)
+        self._notify()
 
     def all_sessions(self) -> list[Session]:
         """Closed sessions (oldest first) then the open ones."""
