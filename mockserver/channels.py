@@ -65,7 +65,8 @@ def _family(
         private=private,
         forms=forms,
         summary=summary,
-        pattern=re.compile(rf"^{pattern}$"),
+        # \Z, not $: "$" also matches before a trailing newline ("trades.X\n").
+        pattern=re.compile(rf"^{pattern}\Z"),
         aggregates=aggregates,
     )
 
@@ -286,7 +287,9 @@ def parse_channel(name: str, *, markets: Collection[str] | None = None) -> Chann
 def delivery_names(name: str) -> tuple[str, ...]:
     """Every subscribed name that a publish on ``name`` reaches, ``name`` first.
 
-    A publish on an aggregate name itself (``trades.ALL``) reaches only that name.
+    A per-market name reaches its family's aggregates; an aggregate reaches the
+    other spellings of the same aggregate (bare ``markets_summary`` and
+    ``markets_summary.ALL`` are one audience), never a single market.
     """
     family = _BY_FAMILY.get(family_of(name))
     if family is None:
@@ -296,9 +299,8 @@ def delivery_names(name: str) -> tuple[str, ...]:
         return (name,)
     groups = match.groupdict()
     market = groups.get("market") or groups.get("dmarket")
-    if market in (None, ALL) or groups.get("deltas"):
-        # Aggregates and the per-market deltas feeds have no wider audience.
-        return (name,)
+    if groups.get("deltas"):
+        return (name,)  # the per-market deltas feeds have no wider audience
     parts = {"market": market, "rest": groups.get("rest") or ""}
     names = [name]
     for template in family.aggregates:

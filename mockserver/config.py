@@ -40,7 +40,7 @@ class MockConfig:
 
     # Connections
     compression: bool = True  # accept permessage-deflate when the client offers it
-    close_timeout_s: float = 1.0  # how long a close waits for the client's close frame
+    close_timeout_s: float = 0.5  # how long a close waits for the client's close frame
 
     def __post_init__(self) -> None:
         for name in ("ping_interval_s", "pong_timeout_s"):

@@ -8,6 +8,7 @@ of that name.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -31,8 +32,10 @@ class Hub:
         self._frame = frame
         # Insertion-ordered, so delivery order is deterministic.
         self._subscribers: dict[str, dict[Subscriber, None]] = {}
-        # The latest payload (encoded) per concrete channel, for `on_subscribe: last`.
-        self._latest: dict[str, str] = {}
+        # For `on_subscribe: last`: per concrete channel, the latest payload (encoded)
+        # per account it was sent to (None: everyone), numbered in publish order.
+        self._latest: dict[str, dict[str | None, tuple[int, str]]] = {}
+        self._publishes = itertools.count()
 
     def subscribe(self, name: str, subscriber: Subscriber) -> None:
         self._subscribers.setdefault(name, {})[subscriber] = None
@@ -60,8 +63,9 @@ class Hub:
         return self.publish_encoded(channel, dumps(data), account=account)
 
     def publish_encoded(self, channel: str, data_json: str, *, account: str | None = None) -> int:
-        self._latest[channel] = data_json
         private = account is not None and parse_channel(channel).private
+        audience = account if private else None
+        self._latest.setdefault(channel, {})[audience] = (next(self._publishes), data_json)
         delivered = 0
         for name in delivery_names(channel):
             subscribers = self._subscribers.get(name)
@@ -76,9 +80,17 @@ class Hub:
                 delivered += 1
         return delivered
 
-    def latest_for(self, name: str) -> list[tuple[str, str]]:
-        """(concrete channel, encoded payload) of the latest publish reaching ``name``."""
-        return [(ch, data) for ch, data in self._latest.items() if name in delivery_names(ch)]
+    def latest_for(self, name: str, *, account: str | None = None) -> list[tuple[str, str]]:
+        """(concrete channel, encoded payload): the latest publish on each channel that
+        reaches ``name`` and that ``account`` was allowed to see."""
+        found = []
+        for channel, by_audience in self._latest.items():
+            if name not in delivery_names(channel):
+                continue
+            visible = [v for a, v in by_audience.items() if a is None or a == account]
+            if visible:
+                found.append((channel, max(visible)[1]))
+        return found
 
     def clear_latest(self) -> None:
         self._latest.clear()

@@ -63,8 +63,10 @@ class MockServer:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
-        # Set (and replaced) whenever a connection opens, subscribes or closes.
+        # Set (and replaced) whenever a connection opens, receives a frame, pings,
+        # gets a pong, subscribes or closes: what ``wait_for`` re-checks on.
         self._changed = asyncio.Event()
+        self._waiters = 0
         self.policy = self._policy()
 
     def _policy(self) -> ProtocolPolicy:
@@ -90,10 +92,21 @@ class MockServer:
         self._runtime = ScenarioRuntime(
             self.scenario, hub=self.hub, clock=self._clock, seed=self.seed
         )
-        self._runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await self._site.start()
+        self._runner = web.AppRunner(
+            build_app(self),
+            access_log=None,
+            handle_signals=False,  # the CLI owns signals; the fixture must not take them
+            # Connections are closed by stop() itself; never wait aiohttp's default 60 s.
+            shutdown_timeout=self.config.close_timeout_s,
+        )
+        try:
+            await self._runner.setup()
+            self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
+            await self._site.start()
+        except BaseException:
+            # E.g. the port is taken: undo the setup, so nothing is left half-started.
+            await self.stop()
+            raise
         self._runtime.start()
         log.info("paradex-mock listening on %s (scenario %s)", self.ws_url, self.scenario.name)
         return self
@@ -126,10 +139,10 @@ class MockServer:
 
     @property
     def port(self) -> int:
-        if self._site is None or self._site._server is None:
+        """The port it listens on (the real one when the config asked for 0)."""
+        if self._runner is None or not self._runner.addresses:
             raise ConfigError("the server is not started")
-        sockets = getattr(self._site._server, "sockets", None) or ()
-        return int(sockets[0].getsockname()[1])
+        return int(self._runner.addresses[0][1])
 
     @property
     def host(self) -> str:
@@ -165,20 +178,30 @@ class MockServer:
     # Waiting for clients, without sleeping
 
     async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-        """Return once ``predicate()`` holds; re-checked whenever a connection changes."""
+        """Return once ``predicate()`` holds.
+
+        Re-checked whenever a connection opens or closes, the server receives a
+        frame, sends a ping or gets a pong (so predicates over ``requests()`` or
+        ``session.keepalive.stats`` work too).
+        """
 
         async def until() -> None:
             while not predicate():
                 await self._changed.wait()
 
+        self._waiters += 1
         try:
             await asyncio.wait_for(until(), timeout)
         except asyncio.TimeoutError:
             raise AssertionError(f"condition not met within {timeout}s") from None
+        finally:
+            self._waiters -= 1
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        # Called on every frame, ping and pong: costs nothing while nobody waits.
+        if self._waiters:
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     def requests(self, method: str | None = None) -> list[dict[str, Any]]:
         """Every JSON request the clients sent (all sessions, in order), optionally one method."""
@@ -237,6 +260,9 @@ class MockServer:
         self.hub.unsubscribe(channel.name, session)
         assert self._runtime is not None
         self._runtime.unsubscribed(session, channel.name)
+        self._notify()
+
+    def session_changed(self, session: Session) -> None:
         self._notify()
 
     def session_closed(self, session: Session) -> None:

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 
 from mockserver.channels import Channel
 from mockserver.clock import Clock
@@ -45,6 +45,9 @@ class SessionHost(Protocol):
     def session_unsubscribed(self, session: Session, channel: Channel) -> None: ...
 
     def session_closed(self, session: Session) -> None: ...
+
+    # Anything a waiter may be watching: a frame received, a ping sent, a pong.
+    def session_changed(self, session: Session) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class Session:
         if self._closing:
             return
         self._closing = True
-        self.close_code, self.close_reason = code, reason
+        self._record_close(code, reason)
         self._wake.set()
         try:
             await asyncio.wait_for(
@@ -157,12 +160,16 @@ class Session:
     def drop(self) -> None:
         """Close TCP at once, with no close frame: the client sees 1006."""
         self._closing = True
-        if self.close_code is None:
-            self.close_code = WSCloseCode.ABNORMAL_CLOSURE
+        self._record_close(WSCloseCode.ABNORMAL_CLOSURE, "dropped")
         self._wake.set()
         transport = self._request.transport
         if transport is not None:
             transport.abort()
+
+    def _record_close(self, code: int, reason: str) -> None:
+        """Keep the first close code: the one that ended the connection."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = int(code), reason
 
     # The connection's life
 
@@ -179,8 +186,8 @@ class Session:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
-            if self.close_code is None:
-                self.close_code = self._ws.close_code
+            if self._ws.close_code is not None:
+                self._record_close(self._ws.close_code, "")
             self._host.session_closed(self)
 
     async def _read_loop(self) -> None:
@@ -196,7 +203,12 @@ class Session:
                 await ws.pong(message.data)
             elif kind is WSMsgType.PONG:
                 self.keepalive.pong_received()
+                self._host.session_changed(self)
             else:  # CLOSE, CLOSING, CLOSED, ERROR: aiohttp has answered any close
+                if kind is WSMsgType.ERROR and isinstance(message.data, WebSocketError):
+                    # aiohttp closed with this code (1007 bad UTF-8, 1009 too big) but
+                    # reports 1006 afterwards; the transcript keeps the code it sent.
+                    self._record_close(message.data.code, str(message.data))
                 break
 
     def _handle_text(self, text: str) -> None:
@@ -218,6 +230,7 @@ class Session:
             self._host.session_subscribed(self, outcome.subscribed)
         if outcome.unsubscribed is not None:
             self._host.session_unsubscribed(self, outcome.unsubscribed)
+        self._host.session_changed(self)
 
     async def _write_loop(self) -> None:
         ws, queue = self._ws, self._queue
@@ -227,6 +240,7 @@ class Session:
                     self._ping_due = False
                     await ws.ping()
                     self.keepalive.ping_sent()
+                    self._host.session_changed(self)
                 elif queue:
                     await ws.send_str(queue.popleft())
                 else:
