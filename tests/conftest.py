@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from serve_process import Processes
 
 from mockserver.server import MockServer
 
@@ -31,8 +33,9 @@ class Client:
         assert message.type is aiohttp.WSMsgType.TEXT, f"expected a text frame, got {message}"
         return json.loads(message.data)
 
-    async def call(self, method: str, params: dict[str, Any] | None = None,
-                   request_id: int | str | None = None) -> dict[str, Any]:
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, request_id: int | str | None = None
+    ) -> dict[str, Any]:
         """Send a request and return its reply, skipping notifications in between."""
         if request_id is None:
             request_id, self._next_id = self._next_id, self._next_id + 1
@@ -65,9 +68,25 @@ Connect = Callable[..., Awaitable[Client]]
 async def connect(paradex_mock: MockServer) -> AsyncIterator[Connect]:
     """Open raw clients to the test's paradex_mock server: ``await connect(path="/v1")``."""
     async with aiohttp.ClientSession() as http:
+        # Held until teardown: an unreferenced client would be collected and disconnect.
+        clients: list[Client] = []
+
         async def open_client(path: str = "/v1", **options: Any) -> Client:
             options.setdefault("autoping", True)
             ws = await http.ws_connect(paradex_mock.url + path, **options)
-            return Client(ws)
+            clients.append(Client(ws))
+            return clients[-1]
 
         yield open_client
+        for client in clients:
+            await client.ws.close()
+
+
+@pytest.fixture
+async def processes(tmp_path: Path) -> AsyncIterator[Processes]:
+    """Starts ``paradex-mock serve`` subprocesses; kills any left running after the test."""
+    procs = Processes(tmp_path)
+    try:
+        yield procs
+    finally:
+        await procs.close()
