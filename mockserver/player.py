@@ -12,6 +12,9 @@ and renders each payload with its timeline's ``RenderContext``.
 - one player per subscription for ``timeline: per_subscription`` channels, whose
   offsets count from that subscribe;
 - the ``on_subscribe`` messages each new subscriber receives after the reply.
+
+``on_subscribe: last`` replays the hub's latest payload on the channel (the
+scenario's or one a test published) that the subscriber's account may see.
 """
 
 from __future__ import annotations
@@ -85,6 +88,20 @@ def timeline_seed(seed: int, *parts: str) -> int:
 Emit = Callable[[ChannelScript, Emission, str], None]
 
 
+def render(
+    scripts: Iterable[ChannelScript], context: RenderContext, *, limit: int
+) -> list[tuple[float, str, str]]:
+    """The first ``limit`` events of a schedule as ``(offset_s, channel, data_json)``.
+
+    What a ``Player`` with this context would publish, without a clock: for
+    previews and determinism tests.
+    """
+    return [
+        (offset, script.channel, emission.data.render_json(context))
+        for offset, script, emission in itertools.islice(schedule(scripts), limit)
+    ]
+
+
 class Player:
     """Plays one schedule on a clock, handing each rendered payload to ``emit``."""
 
@@ -154,6 +171,12 @@ class ScenarioRuntime:
     def _publish(self, script: ChannelScript, emission: Emission, data_json: str) -> None:
         self._hub.publish_encoded(script.channel, data_json, account=emission.account)
 
+    def _last(self, script: ChannelScript, recipient: Recipient, name: str) -> Iterator[str]:
+        """What ``on_subscribe: last`` sends this recipient for one script."""
+        for concrete, data_json in self._hub.latest_for(name, account=recipient.account):
+            if concrete == script.channel:
+                yield data_json
+
     def _scripts_reaching(self, name: str) -> list[ChannelScript]:
         return [c for c in self.scenario.channels if name in delivery_names(c.channel)]
 
@@ -163,9 +186,8 @@ class ScenarioRuntime:
         context = self._context("on_subscribe", channel.name)
         for script in scripts:
             if script.on_subscribe_last:
-                for concrete, data_json in self._hub.latest_for(channel.name):
-                    if concrete == script.channel:
-                        recipient.deliver(encode_notification(channel.name, data_json))
+                for data_json in self._last(script, recipient, channel.name):
+                    recipient.deliver(encode_notification(channel.name, data_json))
             for template in script.on_subscribe:
                 recipient.deliver(encode_notification(channel.name, template.render_json(context)))
         own = [c for c in scripts if c.timeline == "per_subscription" and c.messages]

@@ -1,1 +1,1 @@
-"""Bundled scenarios (installed as mockserver.scenarios)."""
+"""Bundled scenarios: installed as the package mockserver.bundled_scenarios."""
