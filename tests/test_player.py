@@ -62,6 +62,12 @@ def scenario_text(channels: str, *, head: str = "") -> str:
     return f"{head}markets: [BTC-USD-PERP, ETH-USD-PERP]\nchannels:\n{channels}"
 
 
+def per_subscription(channel: str, *messages: str) -> str:
+    """A ``channels:`` entry on a per-subscription timeline with these message lines."""
+    lines = "".join(f"      - {m}\n" for m in messages)
+    return f"  {channel}:\n    timeline: per_subscription\n    messages:\n{lines}"
+
+
 async def stamped(client: Client, count: int) -> list[tuple[float, dict[str, Any]]]:
     """The next ``count`` notifications' payloads, each with its arrival time."""
     loop = asyncio.get_running_loop()
@@ -182,8 +188,7 @@ def test_render_previews_what_a_player_publishes() -> None:
 
 TIMED = loads(
     scenario_text(
-        "  bbo.BTC-USD-PERP:\n    timeline: per_subscription\n    messages:\n"
-        f"      - {{at: 80ms, every: 80ms, count: 4, data: {BBO}}}\n"
+        per_subscription("bbo.BTC-USD-PERP", f"{{at: 80ms, every: 80ms, count: 4, data: {BBO}}}")
     )
 )
 
@@ -279,8 +284,7 @@ async def test_on_subscribe_last_replays_what_a_test_published(
 
 PER_SUBSCRIPTION = loads(
     scenario_text(
-        "  bbo.BTC-USD-PERP:\n    timeline: per_subscription\n    messages:\n"
-        f"      - {{at: 50ms, every: 50ms, count: 3, data: {BBO}}}\n",
+        per_subscription("bbo.BTC-USD-PERP", f"{{at: 50ms, every: 50ms, count: 3, data: {BBO}}}"),
         head="seed: 5\n",
     )
 )
@@ -347,10 +351,7 @@ async def test_shared_timeline_subscribers_receive_identical_frames(connect: Con
 
 
 ENDLESS = loads(
-    scenario_text(
-        "  bbo.BTC-USD-PERP:\n    timeline: per_subscription\n    messages:\n"
-        f"      - {{every: 30ms, data: {BBO}}}\n"
-    )
+    scenario_text(per_subscription("bbo.BTC-USD-PERP", f"{{every: 30ms, data: {BBO}}}"))
 )
 
 
@@ -388,11 +389,13 @@ async def test_a_loop_replays_over_the_socket(connect: Connect) -> None:
 
 PRIVATE = loads(
     scenario_text(
-        "  orders.ALL:\n    timeline: per_subscription\n    messages:\n"
-        "      - {at: 0, account: '0x1', data: {id: 'for-0x1'}}\n"
-        "      - {at: 0, account: '0x2', data: {id: 'for-0x2'}}\n"
-        "      - {at: 50ms, data: {id: 'for-everyone'}}\n"
-        "  account:\n    on_subscribe: last\n    messages:\n"
+        per_subscription(
+            "orders.ALL",
+            "{at: 0, account: '0x1', data: {id: 'for-0x1'}}",
+            "{at: 0, account: '0x2', data: {id: 'for-0x2'}}",
+            "{at: 50ms, data: {id: 'for-everyone'}}",
+        )
+        + "  account:\n    on_subscribe: last\n    messages:\n"
         "      - {at: 0, account: '0x1', data: {account: '0x1'}}\n"
         "      - {at: 0, account: '0x2', data: {account: '0x2'}}\n",
         head="auth: {accounts: ['0x1', '0x2']}\n",

@@ -206,16 +206,19 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     return pytester
 
 
+def ini(*, asyncio_mode: str) -> str:
+    """The separate project's pytest.ini."""
+    return (
+        "[pytest]\n"
+        f"asyncio_mode = {asyncio_mode}\n"
+        "asyncio_default_fixture_loop_scope = function\n"
+        "timeout = 60\n"
+    )
+
+
 def test_fixtures_in_auto_mode_from_the_entry_point(project: pytest.Pytester) -> None:
     """In an asyncio_mode=auto project: ack, marker, conftest override, publish, sync, factory."""
-    project.makeini(
-        """
-        [pytest]
-        asyncio_mode = auto
-        asyncio_default_fixture_loop_scope = function
-        timeout = 60
-        """
-    )
+    project.makeini(ini(asyncio_mode="auto"))
     project.makeconftest(CONFTEST)
     project.makepyfile(test_project=AUTO_MODE_TESTS)
     result = project.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT_S)
@@ -248,14 +251,7 @@ def test_fixtures_in_auto_mode_from_the_entry_point(project: pytest.Pytester) ->
 
 def test_fixtures_in_strict_mode(project: pytest.Pytester) -> None:
     """In an asyncio_mode=strict project the fixtures serve @pytest.mark.asyncio tests."""
-    project.makeini(
-        """
-        [pytest]
-        asyncio_mode = strict
-        asyncio_default_fixture_loop_scope = function
-        timeout = 60
-        """
-    )
+    project.makeini(ini(asyncio_mode="strict"))
     project.makepyfile(test_strict=STRICT_MODE_TESTS)
     result = project.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT_S)
     result.assert_outcomes(passed=3)
