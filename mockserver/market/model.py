@@ -49,7 +49,7 @@ class MarketSpec:
     size_increment: Decimal  # e.g. Decimal("0.001")
     initial_price: Decimal  # the mid-price the simulation starts from
     # Mid-price volatility: standard deviation of log-returns per sqrt(second).
-    # 0.0003 is ~2.5 % a day, about what BTC does.
+    # 0.0003 is ~8.8 % a day (0.0003 * sqrt(86400)): lively, so short tests see moves.
     volatility_per_sqrt_s: float = 0.0003
     book_levels: int = 50  # price levels kept per side
     level_units: int = 1000  # typical size of one level, in size units
@@ -94,6 +94,10 @@ class Book:
 
     def side(self, side: Side) -> dict[int, int]:
         return self.bids if side == BUY else self.asks
+
+    def prices(self, side: Side) -> list[int]:
+        """The side's prices, ascending: the live sorted list, not a copy (do not modify)."""
+        return self._bid_prices if side == BUY else self._ask_prices
 
     def set(self, side: Side, price: int, size: int) -> None:
         """Set a level's size; 0 removes it."""
