@@ -2,7 +2,8 @@
 
 One table (``CATALOGUE``) lists every channel family of paradex-ws.md §3: whether
 it is private, the forms its name takes, and the regular expression that
-recognises them. ``parse_channel`` turns a subscribed name into a ``Channel`` or
+recognises them, the AsyncAPI schema of its payload and what feeds it.
+``parse_channel`` turns a subscribed name into a ``Channel`` or
 raises the error Paradex answers with. ``delivery_names`` says which subscribed
 names a message published on one concrete channel reaches (``trades.BTC-USD-PERP``
 also reaches ``trades.ALL``), so the hub can fan one publish out to aggregates.
@@ -16,6 +17,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 from mockserver.errors import DeltasTakeNoParams, InvalidChannel
 
@@ -36,6 +38,11 @@ BOOK_REFRESH_RATES = ("50ms", "100ms")
 BOOK_DEPTH = "15"
 FUNDING_COMPARISON_RATES = ("500ms", "1000ms")
 
+# What produces a family's payloads: the synthetic market (market/engine.py), the
+# synthetic account of the JWT's ``sub`` (market/accounts.py), Faker-backed
+# builders seeded from the scenario's seed (market/payloads.py), or nothing.
+FedBy = Literal["market", "account", "faker", "nothing"]
+
 
 @dataclass(frozen=True)
 class ChannelFamily:
@@ -49,6 +56,10 @@ class ChannelFamily:
     # Subscribed names that a publish on a concrete name of this family also reaches,
     # as templates over the concrete name's parts ({market}, {rest}).
     aggregates: tuple[str, ...] = ()
+    # The payload's schema in AsyncAPI's components.schemas; None: Paradex publishes
+    # none (market/payloads.py's UNPUBLISHED_SCHEMAS has the shape we send).
+    schema: str | None = None
+    fed_by: FedBy = "nothing"
 
 
 def _family(
@@ -58,6 +69,8 @@ def _family(
     forms: tuple[str, ...],
     summary: str,
     pattern: str,
+    schema: str | None,
+    fed_by: FedBy,
     aggregates: tuple[str, ...] = (),
 ) -> ChannelFamily:
     return ChannelFamily(
@@ -68,6 +81,8 @@ def _family(
         # \Z, not $: "$" also matches before a trailing newline ("trades.X\n").
         pattern=re.compile(rf"^{pattern}\Z"),
         aggregates=aggregates,
+        schema=schema,
+        fed_by=fed_by,
     )
 
 
@@ -83,6 +98,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         summary="Market summaries: mark, last, best bid/ask, 24h volume, open interest, funding",
         pattern=rf"markets_summary(?:\.{_MARKET_OR_ALL})?",
         aggregates=("markets_summary", "markets_summary.ALL"),
+        schema="ResponsesMarketSummaryResp",
+        fed_by="market",
     ),
     _family(
         "markets",
@@ -91,6 +108,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         summary="Market specification changes (created, updated, settled, deleted)",
         pattern=rf"markets(?:\.{_MARKET_ONLY})?",
         aggregates=("markets",),
+        schema="ResponsesMarketEvent",
+        fed_by="market",
     ),
     _family(
         "bbo",
@@ -99,6 +118,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         summary="Best bid and offer, on every change of the top of book",
         pattern=rf"bbo\.{_MARKET_OR_ALL}(?P<rest>\.interactive)?",
         aggregates=("bbo.ALL{rest}",),
+        schema="ResponsesBBOResp",
+        fed_by="market",
     ),
     _family(
         "trades",
@@ -107,6 +128,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         summary="Public trade prints",
         pattern=rf"trades\.{_MARKET_OR_ALL}",
         aggregates=("trades.ALL",),
+        schema="ResponsesTradeResult",
+        fed_by="market",
     ),
     _family(
         "funding_data",
@@ -115,6 +138,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         summary="Funding index, premium and rate",
         pattern=rf"funding_data(?:\.{_MARKET_OR_ALL})?",
         aggregates=("funding_data", "funding_data.ALL"),
+        schema="ResponsesFundingDataResult",
+        fed_by="market",
     ),
     _family(
         "funding_rate_comparison",
@@ -122,6 +147,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         forms=("funding_rate_comparison.ALL@{500ms|1000ms}",),
         summary="Funding rates across venues (absent from the current AsyncAPI; UNCONFIRMED)",
         pattern=rf"funding_rate_comparison\.ALL@(?:{'|'.join(FUNDING_COMPARISON_RATES)})",
+        schema=None,
+        fed_by="market",
     ),
     _family(
         "order_book",
@@ -139,6 +166,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
             rf"|(?P<dmarket>{_SYMBOL})\.(?P<deltas>deltas|interactive_deltas))"
         ),
         aggregates=("order_book.ALL.{rest}",),
+        schema="ResponsesPriceBookUpdate",
+        fed_by="market",
     ),
     # Private channels (paradex-ws.md §3.2): `auth` first.
     _family(
@@ -147,6 +176,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         forms=("account",),
         summary="Account value, collateral and margin",
         pattern="account",
+        schema="ResponsesAccountSummaryResponse",
+        fed_by="account",
     ),
     _family(
         "balance_events",
@@ -154,6 +185,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         forms=("balance_events",),
         summary="Every change of the settlement balance",
         pattern="balance_events",
+        schema="ResponsesBalanceEventResponse",
+        fed_by="account",
     ),
     _family(
         "fills",
@@ -162,6 +195,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         summary="The account's own fills",
         pattern=rf"fills\.{_MARKET_OR_ALL}",
         aggregates=("fills.ALL",),
+        schema="ResponsesFillResult",
+        fed_by="account",
     ),
     _family(
         "funding_payments",
@@ -170,6 +205,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         summary="Funding paid or received",
         pattern=rf"funding_payments\.{_MARKET_OR_ALL}",
         aggregates=("funding_payments.ALL",),
+        schema="ResponsesFundingPayment",
+        fed_by="account",
     ),
     _family(
         "orders",
@@ -178,6 +215,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         summary="The account's order updates",
         pattern=rf"orders\.{_MARKET_OR_ALL}",
         aggregates=("orders.ALL",),
+        schema="ResponsesOrderResp",
+        fed_by="account",
     ),
     _family(
         "positions",
@@ -185,6 +224,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         forms=("positions",),
         summary="The account's positions",
         pattern="positions",
+        schema="ResponsesPositionResp",
+        fed_by="account",
     ),
     _family(
         "tradebusts",
@@ -192,6 +233,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         forms=("tradebusts",),
         summary="Busted fills",
         pattern="tradebusts",
+        schema="ResponsesTradebustResult",
+        fed_by="faker",
     ),
     _family(
         "transaction",
@@ -199,6 +242,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         forms=("transaction",),
         summary="On-chain transaction states (singular name)",
         pattern="transaction",
+        schema="ResponsesTransactionResponse",
+        fed_by="faker",
     ),
     _family(
         "transfers",
@@ -206,6 +251,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         forms=("transfers",),
         summary="Deposits, withdrawals and other transfers",
         pattern="transfers",
+        schema="ResponsesTransferResult",
+        fed_by="faker",
     ),
     _family(
         "rfq",
@@ -213,6 +260,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         forms=("rfq", "rfq.{rfq_id}"),
         summary="Requests for quote, quotes and their results",
         pattern=r"rfq(?:\.[A-Za-z0-9_-]+)?",
+        schema="ResponsesRfqEventResp",
+        fed_by="faker",
     ),
     _family(
         "block_trades",
@@ -220,6 +269,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         forms=("block_trades",),
         summary="Block trades (only in paradex-py's enum; payload UNCONFIRMED)",
         pattern="block_trades",
+        schema=None,
+        fed_by="faker",
     ),
     _family(
         "mmp",
@@ -227,6 +278,8 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         forms=("mmp",),
         summary="Market-maker protection (only in paradex-py's enum; UNCONFIRMED)",
         pattern="mmp",
+        schema=None,
+        fed_by="nothing",
     ),
 )
 

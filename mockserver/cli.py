@@ -326,16 +326,18 @@ def _validate_command(args: argparse.Namespace, parser: argparse.ArgumentParser)
 
 
 def _channels_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    rows: list[tuple[str, str, str, str]] = [("FAMILY", "ACCESS", "NAMES", "SUMMARY")]
+    rows: list[tuple[str, ...]] = [("FAMILY", "ACCESS", "FED BY", "SCHEMA", "NAMES", "SUMMARY")]
     for family in CATALOGUE:
         access = "private" if family.private else "public"
+        schema = family.schema or "(unpublished)"
         for i, form in enumerate(family.forms):
             if i == 0:
-                rows.append((family.family, access, form, family.summary))
+                rows.append((family.family, access, family.fed_by, schema, form, family.summary))
             else:
-                rows.append(("", "", form, ""))
+                rows.append(("", "", "", "", form, ""))
     print(_table(rows))
     print("\nPrivate channels need `auth` first. {market}: a symbol such as BTC-USD-PERP.")
+    print("SCHEMA: the payload's name in AsyncAPI's components.schemas (see README, Channels).")
     return 0
 
 
