@@ -28,6 +28,7 @@ from mockserver.clock import Clock, RealClock
 from mockserver.config import MockConfig
 from mockserver.errors import ConfigError, ErrorCatalogue, RpcError
 from mockserver.hub import Hub
+from mockserver.market.runtime import MarketRuntime
 from mockserver.player import ScenarioRuntime, timeline_seed
 from mockserver.protocol import ProtocolPolicy
 from mockserver.scenario import loader
@@ -60,6 +61,7 @@ class MockServer:
         self._connections = 0
         self._clock: Clock | None = None
         self._runtime: ScenarioRuntime | None = None
+        self.market: MarketRuntime | None = None  # the synthetic market, when `synthetic:`
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
@@ -92,6 +94,10 @@ class MockServer:
         self._runtime = ScenarioRuntime(
             self.scenario, hub=self.hub, clock=self._clock, seed=self.seed
         )
+        if self.scenario.synthetic is not None:
+            self.market = MarketRuntime(
+                self.scenario, hub=self.hub, clock=self._clock, seed=self.seed
+            )
         self._runner = web.AppRunner(
             build_app(self),
             access_log=None,
@@ -108,6 +114,8 @@ class MockServer:
             await self.stop()
             raise
         self._runtime.start()
+        if self.market is not None:
+            self.market.start()
         log.info("paradex-mock listening on %s (scenario %s)", self.ws_url, self.scenario.name)
         return self
 
@@ -117,6 +125,8 @@ class MockServer:
             return
         if self._runtime is not None:
             await self._runtime.stop()
+        if self.market is not None:
+            await self.market.stop()
         # Stop accepting first, so nobody connects while we close the others.
         if self._site is not None:
             await self._site.stop()
@@ -254,12 +264,16 @@ class MockServer:
         self.hub.subscribe(channel.name, session)
         assert self._runtime is not None
         self._runtime.subscribed(session, channel)
+        if self.market is not None:
+            self.market.subscribed(session, channel)
         self._notify()
 
     def session_unsubscribed(self, session: Session, channel: Channel) -> None:
         self.hub.unsubscribe(channel.name, session)
         assert self._runtime is not None
         self._runtime.unsubscribed(session, channel.name)
+        if self.market is not None:
+            self.market.unsubscribed(session, channel.name)
         self._notify()
 
     def session_changed(self, session: Session) -> None:
@@ -270,6 +284,8 @@ class MockServer:
         self.hub.remove(session, names)
         if self._runtime is not None:
             self._runtime.closed(session, names)
+        if self.market is not None:
+            self.market.closed(session, names)
         self.sessions.pop(session.id, None)
         self.closed_sessions.append(session)
         self._notify()

@@ -24,7 +24,7 @@ from referencing.jsonschema import DRAFT7
 
 from mockserver.errors import RPC_ERRORS, ScenarioErrors
 from mockserver.scenario import loader
-from mockserver.scenario.model import Scenario
+from mockserver.scenario.model import SYNTHETIC_FAMILIES, Scenario
 from mockserver.scenario.templates import RenderContext
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +139,9 @@ def test_doc_documents_every_key_of_the_format() -> None:
         *loader._BEHAVIOUR_KEYS,
         *loader._AUTH_KEYS,
         *loader._ERROR_SHAPE_KEYS,
+        *loader._MARKET_KEYS,
+        *loader._SYNTHETIC_KEYS,
+        *loader._BOOK_KEYS,
     }
     missing = sorted(k for k in keys if f"`{k}`" not in doc())
     assert missing == []
@@ -170,33 +173,14 @@ def test_scenario_file_payloads_match_the_asyncapi_schemas(path: Path) -> None:
     assert_payloads_match_schemas(loader.load_file(path))
 
 
-def test_the_default_book_is_whole_sorted_and_uncrossed() -> None:
-    """Default book snapshots: 15 levels a side in inserts, sorted, best bid below best ask."""
+def test_the_default_scenario_is_the_synthetic_market() -> None:
+    """default: its three markets fed by the synthetic market, every family, no scripts."""
+    # What it publishes is checked over sockets in tests/test_market_runtime.py.
     scenario = loader.load("default")
-    context = RenderContext(seed=scenario.seed, now_us=lambda: 0)
-    books = [s for s in scenario.channels if s.channel.startswith("order_book.")]
-    assert {s.channel.rsplit("@", 1)[1] for s in books} == {"100ms", "50ms"}
-    for script in books:
-        for _ in range(20):
-            book = script.messages[0].data.render(context)
-            bids = [float(level["price"]) for level in book["inserts"] if level["side"] == "BUY"]
-            asks = [float(level["price"]) for level in book["inserts"] if level["side"] == "SELL"]
-            assert (book["update_type"], book["updates"], book["deletes"]) == ("s", [], [])
-            assert len(bids) == len(asks) == 15
-            assert bids == sorted(bids, reverse=True)
-            assert asks == sorted(asks)
-            assert bids[0] < asks[0]
-
-
-def test_the_default_top_of_book_is_uncrossed() -> None:
-    """Default BBO and summaries: bid below ask, every time."""
-    scenario = loader.load("default")
-    context = RenderContext(seed=scenario.seed, now_us=lambda: 0)
-    for script in scenario.channels:
-        if script.channel.split(".")[0] in ("bbo", "markets_summary"):
-            for _ in range(50):
-                data = script.messages[0].data.render(context)
-                assert float(data["bid"]) < float(data["ask"]), (script.channel, data)
+    assert scenario.markets == ("BTC-USD-PERP", "ETH-USD-PERP", "SOL-USD-PERP")
+    assert scenario.synthetic is not None
+    assert scenario.synthetic.families == frozenset(SYNTHETIC_FAMILIES)
+    assert scenario.channels == ()
 
 
 # Helpers

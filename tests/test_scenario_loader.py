@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from mockserver.errors import ScenarioError, ScenarioErrors
 from mockserver.player import render, timeline_seed
 from mockserver.scenario import loader
 from mockserver.scenario.loader import MAX_DEPTH, MAX_NODES, loads
-from mockserver.scenario.model import CloseAction, Scenario
+from mockserver.scenario.model import SYNTHETIC_FAMILIES, CloseAction, Scenario, market_spec
 from mockserver.scenario.templates import RenderContext
 
 FILE = "s.yaml"
@@ -149,8 +150,8 @@ def test_deep_nesting_is_refused() -> None:
     ("yaml_text", "expected"),
     [
         ("versoin: 1\n", "s.yaml:1: versoin: unknown key (expected one of: version, name, "
-         "description, seed, markets, timeline, behaviour, auth, errors, channels); did you "
-         "mean 'version'?"),
+         "description, seed, markets, timeline, behaviour, auth, errors, synthetic, channels); "
+         "did you mean 'version'?"),
         ("markets: [BTC-USD-PERP]\nchannels:\n  bbo.BTC-USD-PERP:\n    mesages: []\n",
          "s.yaml:4: channels.bbo.BTC-USD-PERP.mesages: unknown key (expected one of: timeline, "
          "loop, on_subscribe, messages); did you mean 'messages'?"),
@@ -175,7 +176,8 @@ def test_unknown_key_names_file_line_key_and_suggests(yaml_text: str, expected: 
     [
         ("seed: abc\n", "s.yaml:1: seed: expected an integer, got 'abc'"),
         ("name: [a]\n", "s.yaml:1: name: expected a single value, got a list"),
-        ("markets: BTC-USD-PERP\n", "s.yaml:1: markets: expected a list, got 'BTC-USD-PERP'"),
+        ("markets: BTC-USD-PERP\n",
+         "s.yaml:1: markets: expected a list of symbols or a mapping of them, got 'BTC-USD-PERP'"),
         ("markets: [BTC]\n",
          "s.yaml:1: markets[0]: 'BTC' is not a market symbol like BTC-USD-PERP"),
         ("timeline: shard\n",
@@ -598,6 +600,184 @@ def test_each_use_of_a_seq_counts_on_its_own() -> None:
     assert payloads == [{"a": 5, "b": 5}, {"a": 6, "b": 6}]
 
 
+# The synthetic market: markets settings and the synthetic section
+
+
+def test_without_synthetic_there_is_no_synthetic_market() -> None:
+    """A file without `synthetic:` has none, and a list of markets sets nothing."""
+    scenario = loads("markets: [BTC-USD-PERP]\n")
+    assert scenario.synthetic is None
+    assert scenario.market_settings == {}
+
+
+def test_markets_mapping_tunes_each_market() -> None:
+    """`markets:` as a mapping: the symbols in order, each one's settings (or none)."""
+    scenario = loads(
+        "markets:\n"
+        "  BTC-USD-PERP: {price: 95000, tick: 0.5, size_increment: 0.001, volatility: 0.0006,\n"
+        "                 book_levels: 30, level_size: 0.25, trades_per_s: 5,\n"
+        "                 funding_period_hours: 1}\n"
+        "  ETH-USD-PERP:\n"
+    )
+    assert scenario.markets == ("BTC-USD-PERP", "ETH-USD-PERP")
+    btc = scenario.market_settings["BTC-USD-PERP"]
+    assert (btc.price, btc.tick, btc.level_size) == (
+        Decimal(95000),
+        Decimal("0.5"),
+        Decimal("0.25"),
+    )
+    assert (btc.volatility, btc.book_levels, btc.trades_per_s) == (0.0006, 30, 5.0)
+    spec = market_spec("BTC-USD-PERP", btc)
+    assert (spec.initial_price, spec.price_tick, spec.level_units) == (95000, Decimal("0.5"), 250)
+    assert (spec.funding_period_hours, spec.book_levels) == (1, 30)
+    assert market_spec("ETH-USD-PERP", scenario.market_settings["ETH-USD-PERP"]) == market_spec(
+        "ETH-USD-PERP"
+    )
+
+
+def test_synthetic_defaults() -> None:
+    """`synthetic:` alone: every family, the wall clock, 100000 USDC, generated books."""
+    synthetic = loads("markets: [BTC-USD-PERP]\nsynthetic:\n").synthetic
+    assert synthetic is not None
+    assert synthetic.families == frozenset(SYNTHETIC_FAMILIES)
+    assert (synthetic.clock, synthetic.collateral, synthetic.books) == ("wall", 100000, {})
+    assert synthetic.feeds("orders")
+    assert synthetic.feeds("bbo")
+    assert not synthetic.feeds("rfq")
+
+
+def test_synthetic_settings() -> None:
+    """channels, clock, epoch, collateral and book are read as written."""
+    synthetic = loads(
+        "markets: [ETH-USD-PERP]\n"
+        "synthetic:\n"
+        "  channels: [bbo, order_book]\n"
+        "  clock: scenario\n"
+        "  epoch: 2026-06-01T12:00:00+02:00\n"
+        "  collateral: 2500.5\n"
+        "  book:\n"
+        "    ETH-USD-PERP: {bids: [[3499.4, 2], [3499.5, 1]], asks: [[3499.7, 0.5]]}\n"
+    ).synthetic
+    assert synthetic is not None
+    assert synthetic.families == {"bbo", "order_book"}
+    assert not synthetic.feeds("trades")
+    assert not synthetic.feeds("account")
+    assert synthetic.clock == "scenario"
+    assert synthetic.epoch_ms == 1_780_308_000_000  # 10:00 UTC
+    assert synthetic.collateral == Decimal("2500.5")
+    book = synthetic.books["ETH-USD-PERP"]
+    assert book.bids == ((Decimal("3499.5"), 1), (Decimal("3499.4"), 2))  # best first
+    assert book.asks == ((Decimal("3499.7"), Decimal("0.5")),)
+
+
+@pytest.mark.parametrize(
+    ("epoch", "ms"),
+    [('"2026-01-01T00:00:00Z"', 1_767_225_600_000), ("2026-01-01", 1_767_225_600_000),
+     ("2026-01-01T00:00:01.5", 1_767_225_601_500)],
+    ids=["z", "date", "naive-is-utc"],
+)  # fmt: skip
+def test_epoch_forms(epoch: str, ms: int) -> None:
+    """An epoch is ISO 8601, quoted or not; without a zone it is UTC."""
+    text = f"markets: [BTC-USD-PERP]\nsynthetic: {{clock: scenario, epoch: {epoch}}}\n"
+    synthetic = loads(text).synthetic
+    assert synthetic is not None
+    assert synthetic.epoch_ms == ms
+
+
+SYN = "markets: [BTC-USD-PERP, ETH-USD-PERP]\nsynthetic:\n"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        (SYN + "  channels: [bbo, trade]\n",
+         "s.yaml:3: synthetic.channels[1]: expected one of bbo, trades, order_book, "
+         "markets_summary, funding_data, private, got 'trade'; did you mean 'trades'?"),
+        (SYN + "  channels: some\n",
+         "s.yaml:3: synthetic.channels: expected one of all, got 'some'"),
+        (SYN + "  channels: []\n",
+         "s.yaml:3: synthetic.channels: name at least one of bbo, trades, order_book, "
+         "markets_summary, funding_data, private, or all"),
+        (SYN + "  channels: [bbo, bbo]\n", "s.yaml:3: synthetic.channels[1]: bbo twice"),
+        (SYN + "  clock: scenario\n  epoch: yesterday\n",
+         "s.yaml:4: synthetic.epoch: expected an ISO 8601 time such as '2026-01-01T00:00:00Z', "
+         "got 'yesterday'"),
+        (SYN + "  epoch: 2026-01-01\n",
+         "s.yaml:3: synthetic.epoch: 'epoch' goes with 'clock: scenario' (the wall clock has its "
+         "own); add 'clock: scenario'"),
+        (SYN + "  clock: sim\n",
+         "s.yaml:3: synthetic.clock: expected one of wall, scenario, got 'sim'"),
+        (SYN + "  collateral: 0\n",
+         "s.yaml:3: synthetic.collateral: must be more than zero, got 0"),
+        (SYN + "  cloc: wall\n",
+         "s.yaml:3: synthetic.cloc: unknown key (expected one of: channels, clock, epoch, "
+         "collateral, book); did you mean 'clock'?"),
+        ("synthetic: {}\n",
+         "s.yaml:1: synthetic: the synthetic market needs markets: list them under 'markets'"),
+        (SYN + "  book:\n    SOL-USD-PERP: {bids: [[1, 1]], asks: [[2, 1]]}\n",
+         "s.yaml:4: synthetic.book.SOL-USD-PERP: not a market the scenario lists under "
+         "'markets' (listed: BTC-USD-PERP, ETH-USD-PERP)"),
+        (SYN + "  book:\n    BTC-USD-PERP: {bids: [[67000.1, 1]], asks: [[67000.1, 1]]}\n",
+         "s.yaml:4: synthetic.book.BTC-USD-PERP: the book is crossed: best bid 67000.1 is not "
+         "below best ask 67000.1"),
+        (SYN + "  book:\n    BTC-USD-PERP: {bids: [[67000.05, 1]], asks: [[67001, 1]]}\n",
+         "s.yaml:4: synthetic.book.BTC-USD-PERP.bids[0][0]: 67000.05 is not on the market's "
+         "tick (0.1)"),
+        (SYN + "  book:\n    BTC-USD-PERP: {bids: [[67000, 0.0001]], asks: [[67001, 1]]}\n",
+         "s.yaml:4: synthetic.book.BTC-USD-PERP.bids[0][1]: 0.0001 is not a multiple of the "
+         "market's size increment (0.001)"),
+        (SYN + "  book:\n    BTC-USD-PERP: {bids: [[67000, 1], [67000, 2]], asks: [[67001, 1]]}\n",
+         "s.yaml:4: synthetic.book.BTC-USD-PERP.bids[1]: the price 67000 twice"),
+        (SYN + "  book:\n    BTC-USD-PERP: {bids: [[67000, 1]]}\n",
+         "s.yaml:4: synthetic.book.BTC-USD-PERP: a book needs 'asks' (it takes bids and asks)"),
+        (SYN + "  book:\n    BTC-USD-PERP: {bids: [], asks: [[67001, 1]]}\n",
+         "s.yaml:4: synthetic.book.BTC-USD-PERP.bids: needs at least one [price, size] level"),
+        (SYN + "  book:\n    BTC-USD-PERP: {bids: [[67000]], asks: [[67001, -1]]}\n",
+         "s.yaml:4: synthetic.book.BTC-USD-PERP.bids[0]: a level is [price, size], got 1 values"),
+        ("markets: {BTC-USD-PERP: {price: -1}}\n",
+         "s.yaml:1: markets.BTC-USD-PERP.price: must be more than zero, got -1"),
+        ("markets: {BTC-USD-PERP: {book_levels: 0}}\n",
+         "s.yaml:1: markets.BTC-USD-PERP.book_levels: must be at least 1, got 0"),
+        ("markets: {BTC-USD-PERP: {book_levels: 5000}}\n",
+         "s.yaml:1: markets.BTC-USD-PERP.book_levels: at most 1000 levels a side"),
+        ("markets: {BTC-USD-PERP: {price: 0.1}}\n",
+         "s.yaml:1: markets.BTC-USD-PERP.price: the price (0.1) must be at least two ticks (0.1)"),
+        ("markets: {BTC-USD-PERP: {volatility: 0.5}}\n",
+         "s.yaml:1: markets.BTC-USD-PERP.volatility: at most 0.05 (per sqrt(second))"),
+        ("markets: {BTC-USD-PERP: {level_size: 0.0015}}\n",
+         "s.yaml:1: markets.BTC-USD-PERP.level_size: not a multiple of the market's size "
+         "increment (0.001)"),
+        ("markets: {BTC-USD-PERP: {trades_per_s: fast}}\n",
+         "s.yaml:1: markets.BTC-USD-PERP.trades_per_s: expected a number, got 'fast'"),
+        ("markets: {BTC-USD-PERP: {prize: 1}}\n",
+         "s.yaml:1: markets.BTC-USD-PERP.prize: unknown key (expected one of: price, tick, "
+         "size_increment, volatility, book_levels, level_size, trades_per_s, "
+         "funding_period_hours); did you mean 'price'?"),
+        ("markets: {BTC: {}}\n",
+         "s.yaml:1: markets.BTC: 'BTC' is not a market symbol like BTC-USD-PERP"),
+        ("markets: {BTC-USD-PERP: 5}\n",
+         "s.yaml:1: markets.BTC-USD-PERP: expected a mapping, got '5'"),
+    ],
+    ids=[
+        "unknown-family", "channels-word", "no-family", "family-twice", "bad-epoch",
+        "epoch-without-scenario-clock", "bad-clock", "collateral", "unknown-key", "no-markets",
+        "book-of-unlisted-market", "crossed", "off-tick", "off-size", "price-twice", "no-asks",
+        "empty-side", "level-shape", "negative-price", "no-levels", "too-many-levels",
+        "under-two-ticks", "too-volatile",
+        "level-size", "not-a-number", "unknown-setting", "bad-symbol", "settings-not-mapping",
+    ],
+)  # fmt: skip
+def test_synthetic_problems(yaml_text: str, expected: str) -> None:
+    """Each problem in markets settings or synthetic: is reported with file:line and key."""
+    assert only_problem(yaml_text) == expected
+
+
+def test_a_market_with_a_bad_setting_still_exists() -> None:
+    """A market whose settings are wrong is still listed, so its channels raise no more errors."""
+    found = problems("markets: {BTC-USD-PERP: {tick: zero}}\nchannels:\n  bbo.BTC-USD-PERP: {}\n")
+    assert found == ["s.yaml:1: markets.BTC-USD-PERP.tick: expected a number, got 'zero'"]
+
+
 # Files, names, caching
 
 
@@ -671,8 +851,8 @@ def test_names_are_searched_in_scenario_dirs_first(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_payloads_different_seed_different() -> None:
-    """The default scenario renders identically twice with one seed, differently with another."""
-    scenario = loader.load("default")
+    """A bundled scenario renders identically twice with one seed, differently with another."""
+    scenario = loader.load("private-account")
 
     def stream(seed: int) -> list[tuple[float, str, str]]:
         context = RenderContext(seed=timeline_seed(seed, "shared"), now_us=lambda: 0)

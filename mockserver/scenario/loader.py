@@ -12,6 +12,8 @@ changes: a ``Scenario`` is immutable, and the fixture loads one for every test.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import difflib
 import importlib.resources
 import re
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from mockserver.channels import CATALOGUE, family_of, parse_channel
 from mockserver.errors import (
@@ -35,18 +37,28 @@ from mockserver.errors import (
     ScenarioError,
     ScenarioErrors,
 )
+from mockserver.market.model import MarketSpec
 from mockserver.protocol import AuthPolicy
 from mockserver.scenario.model import (
+    DEFAULT_COLLATERAL,
+    DEFAULT_EPOCH_MS,
+    SYNTHETIC_CLOCKS,
+    SYNTHETIC_FAMILIES,
     TIMELINES,
     Behaviour,
     ChannelScript,
     CloseAction,
     Emission,
+    MarketSettings,
     Scenario,
+    SeedBook,
+    Synthetic,
+    market_spec,
 )
 from mockserver.scenario.reader import (
     MAX_DEPTH,
     MAX_NODES,
+    NULL_TAG,
     Abandon,
     Exhausted,
     Reader,
@@ -81,8 +93,18 @@ T = TypeVar("T")
 
 _TOP_KEYS = (
     "version", "name", "description", "seed", "markets", "timeline",
-    "behaviour", "auth", "errors", "channels",
+    "behaviour", "auth", "errors", "synthetic", "channels",
 )  # fmt: skip
+_MARKET_KEYS = (
+    "price", "tick", "size_increment", "volatility", "book_levels", "level_size",
+    "trades_per_s", "funding_period_hours",
+)  # fmt: skip
+_SYNTHETIC_KEYS = ("channels", "clock", "epoch", "collateral", "book")
+_BOOK_KEYS = ("bids", "asks")
+MAX_BOOK_LEVELS = 1000  # per side, for `book_levels` and a seeded book
+MAX_VOLATILITY = 0.05  # per sqrt(second): 5 % a second is already a crash a minute
+MAX_TRADES_PER_S = 1000
+_UNIX_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _CHANNEL_KEYS = ("timeline", "loop", "on_subscribe", "messages")
 _MESSAGE_KEYS = ("at", "every", "count", "data", "account")
 _BEHAVIOUR_KEYS = ("reply_to_notifications", "unknown_markets", "on_pong_timeout")
@@ -139,7 +161,7 @@ class _ScenarioReader(Reader):
                     f"this paradex-mock reads version {FORMAT_VERSION}",
                 )
             )
-        markets = value("markets", self.markets, ())
+        markets, settings = value("markets", self.markets, ((), {}))
         behaviour = value("behaviour", self.behaviour, Behaviour())
         auth = value("auth", self.auth, AuthPolicy())
         timeline = value("timeline", lambda n, k: self.one_of(n, k, TIMELINES), "shared")
@@ -149,20 +171,38 @@ class _ScenarioReader(Reader):
             accounts=auth.accounts,
         )
         channels = value("channels", lambda n, k: self.channels(n, k, context), ())
+        synthetic = None
+        if "synthetic" in top:
+            key_node, node = top["synthetic"]
+            synthetic = self.attempt(
+                lambda: self.synthetic(key_node, node, "synthetic", markets, settings)
+            )
         return Scenario(
             name=value("name", self.string, default_name),
             source=self.file,
             description=value("description", self.string, ""),
             seed=value("seed", lambda n, k: self.integer(n, k), 0),
             markets=markets,
+            market_settings=settings,
             timeline=timeline,  # type: ignore[arg-type]
             channels=channels,
             behaviour=behaviour,
             auth=auth,
             errors=value("errors", self.errors, {}),
+            synthetic=synthetic,
         )
 
-    def markets(self, node: Node, key: str) -> tuple[str, ...]:
+    def markets(self, node: Node, key: str) -> tuple[tuple[str, ...], dict[str, MarketSettings]]:
+        """A list of symbols, or a mapping symbol -> settings of its synthetic market."""
+        if isinstance(node, MappingNode):
+            return self.market_mapping(node, key)
+        if not isinstance(node, SequenceNode):
+            self.fail(
+                node, key, f"expected a list of symbols or a mapping of them, got {describe(node)}"
+            )
+        return self.market_list(node, key), {}
+
+    def market_list(self, node: Node, key: str) -> tuple[str, ...]:
         symbols: list[str] = []
         for i, item in enumerate(self.sequence(node, key)):
             symbol = self.attempt(lambda item=item, i=i: self.string(item, f"{key}[{i}]"))
@@ -182,6 +222,272 @@ class _ScenarioReader(Reader):
                 symbols.append(symbol)
         return tuple(symbols)
 
+    def market_mapping(
+        self, node: Node, key: str
+    ) -> tuple[tuple[str, ...], dict[str, MarketSettings]]:
+        settings: dict[str, MarketSettings] = {}
+        for symbol, (key_node, value_node) in self.mapping(node, key, ()).items():
+            entry_key = join_key(key, symbol)
+            if not _SYMBOL.match(symbol):
+                self.attempt(
+                    lambda kn=key_node, k=entry_key, s=symbol: self.fail(
+                        kn, k, f"'{s}' is not a market symbol like BTC-USD-PERP"
+                    )
+                )
+                continue
+            found = self.attempt(
+                lambda vn=value_node, k=entry_key, kn=key_node, s=symbol: self.market_settings(
+                    vn, k, kn, s
+                )
+            )
+            # A market with a bad setting still exists: its channels stay valid.
+            settings[symbol] = found or MarketSettings(line=key_node.start_mark.line + 1)
+        return tuple(settings), settings
+
+    def market_settings(self, node: Node, key: str, key_node: Node, symbol: str) -> MarketSettings:
+        line = key_node.start_mark.line + 1
+        if isinstance(node, ScalarNode) and node.tag == NULL_TAG:  # `BTC-USD-PERP:` alone
+            return MarketSettings(line=line)
+        entries = self.mapping(node, key, _MARKET_KEYS)
+        positive = self.positive_decimal
+        values = self.fields(
+            entries,
+            key,
+            {
+                "price": positive,
+                "tick": positive,
+                "size_increment": positive,
+                "volatility": lambda n, k: float(self.number(n, k, minimum=0)),
+                "book_levels": lambda n, k: self.integer(n, k, minimum=1),
+                "level_size": positive,
+                "trades_per_s": lambda n, k: float(self.number(n, k, minimum=0)),
+                "funding_period_hours": lambda n, k: self.integer(n, k, minimum=1),
+            },
+        )
+        limits = {
+            "book_levels": (MAX_BOOK_LEVELS, f"at most {MAX_BOOK_LEVELS} levels a side"),
+            "volatility": (MAX_VOLATILITY, f"at most {MAX_VOLATILITY} (per sqrt(second))"),
+            "trades_per_s": (MAX_TRADES_PER_S, f"at most {MAX_TRADES_PER_S} trades a second"),
+        }
+        for name, (limit, problem) in limits.items():
+            if values.get(name, 0) > limit:
+                self.attempt(
+                    lambda n=name, p=problem: self.fail(entries[n][1], join_key(key, n), p)
+                )
+        settings = MarketSettings(**values, line=line)
+        spec = market_spec(symbol, settings)
+        if "level_size" in values and values["level_size"] % spec.size_increment:
+            self.attempt(
+                lambda: self.fail(
+                    entries["level_size"][1],
+                    join_key(key, "level_size"),
+                    f"not a multiple of the market's size increment ({spec.size_increment})",
+                )
+            )
+        if spec.initial_price < 2 * spec.price_tick:
+            name = "price" if "price" in values else "tick"
+            if name in entries:
+                self.attempt(
+                    lambda: self.fail(
+                        entries[name][1],
+                        join_key(key, name),
+                        f"the price ({spec.initial_price}) must be at least two ticks "
+                        f"({spec.price_tick})",
+                    )
+                )
+        return settings
+
+    def number(self, node: Node, key: str, *, minimum: int | None = None) -> decimal.Decimal:
+        value = self.decimal(node, key)
+        if minimum is not None and value < minimum:
+            self.fail(node, key, f"must be at least {minimum}, got {node.value}")
+        return value
+
+    def positive_decimal(self, node: Node, key: str) -> decimal.Decimal:
+        value = self.decimal(node, key)
+        if value <= 0:
+            self.fail(node, key, f"must be more than zero, got {node.value}")
+        return value
+
+    def synthetic(
+        self,
+        key_node: Node,
+        node: Node,
+        key: str,
+        markets: tuple[str, ...],
+        settings: dict[str, MarketSettings],
+    ) -> Synthetic:
+        line = key_node.start_mark.line + 1
+        if isinstance(node, ScalarNode) and node.tag == NULL_TAG:  # `synthetic:` alone
+            entries: dict[str, tuple[Node, Node]] = {}
+        else:
+            entries = self.mapping(node, key, _SYNTHETIC_KEYS)
+        if not markets:
+            self.attempt(
+                lambda: self.fail(
+                    key_node, key, "the synthetic market needs markets: list them under 'markets'"
+                )
+            )
+        values = self.fields(
+            entries,
+            key,
+            {
+                "channels": self.synthetic_families,
+                "clock": lambda n, k: self.one_of(n, k, SYNTHETIC_CLOCKS),
+                "epoch": self.epoch,
+                "collateral": self.positive_decimal,
+                "book": lambda n, k: self.books(n, k, markets, settings),
+            },
+        )
+        if "epoch" in entries and values.get("clock", "wall") != "scenario":
+            self.attempt(
+                lambda: self.fail(
+                    entries["epoch"][0],
+                    join_key(key, "epoch"),
+                    "'epoch' goes with 'clock: scenario' (the wall clock has its own); "
+                    "add 'clock: scenario'",
+                )
+            )
+        if len(values) < len(entries):
+            raise Abandon()  # a field's problem is recorded; the section is unusable
+        return Synthetic(
+            families=values.get("channels", frozenset(SYNTHETIC_FAMILIES)),
+            clock=values.get("clock", "wall"),
+            epoch_ms=values.get("epoch", DEFAULT_EPOCH_MS),
+            collateral=values.get("collateral", DEFAULT_COLLATERAL),
+            books=values.get("book", {}),
+            line=line,
+        )
+
+    def synthetic_families(self, node: Node, key: str) -> frozenset[str]:
+        if isinstance(node, ScalarNode):
+            self.one_of(node, key, ("all",))
+            return frozenset(SYNTHETIC_FAMILIES)
+        families: list[str] = []
+        for i, item in enumerate(self.sequence(node, key)):
+            family = self.attempt(
+                lambda i=i, item=item: self.one_of(item, f"{key}[{i}]", SYNTHETIC_FAMILIES)
+            )
+            if family in families:
+                self.attempt(
+                    lambda i=i, item=item, f=family: self.fail(item, f"{key}[{i}]", f"{f} twice")
+                )
+            elif family is not None:
+                families.append(family)
+        if not families:
+            self.fail(node, key, f"name at least one of {', '.join(SYNTHETIC_FAMILIES)}, or all")
+        return frozenset(families)
+
+    def epoch(self, node: Node, key: str) -> int:
+        """An ISO 8601 time ("2026-01-01T00:00:00Z"; UTC unless it says) as epoch ms."""
+        if not isinstance(node, ScalarNode) or node.tag.startswith("!"):
+            self.fail(
+                node, key, f"expected a time such as '2026-01-01T00:00:00Z', got {describe(node)}"
+            )
+        text = str(node.value).strip()
+        # Python 3.10's fromisoformat knows no "Z" and takes only 3 or 6 decimals.
+        iso = re.sub(r"[zZ]$", "+00:00", text)
+        iso = re.sub(r"(\.\d{1,6})\d*", lambda m: m[1].ljust(7, "0"), iso)
+        try:
+            when = datetime.datetime.fromisoformat(iso)
+        except ValueError:
+            self.fail(
+                node, key, f"expected an ISO 8601 time such as '2026-01-01T00:00:00Z', got {text!r}"
+            )
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        ms = (when - _UNIX_EPOCH) // datetime.timedelta(milliseconds=1)
+        if ms < 0:
+            self.fail(node, key, "must not be before 1970")
+        return ms
+
+    def books(
+        self,
+        node: Node,
+        key: str,
+        markets: tuple[str, ...],
+        settings: dict[str, MarketSettings],
+    ) -> dict[str, SeedBook]:
+        books: dict[str, SeedBook] = {}
+        for symbol, (key_node, value_node) in self.mapping(node, key, ()).items():
+            book_key = join_key(key, symbol)
+            if symbol not in markets:
+                problem = (
+                    "not a market the scenario lists under 'markets' "
+                    f"(listed: {', '.join(markets) or 'none'})"
+                )
+                self.attempt(lambda kn=key_node, k=book_key, p=problem: self.fail(kn, k, p))
+                continue
+            book = self.attempt(
+                lambda vn=value_node, k=book_key, s=symbol: self.book(vn, k, s, settings.get(s))
+            )
+            if book is not None:
+                books[symbol] = book
+        return books
+
+    def book(self, node: Node, key: str, symbol: str, settings: MarketSettings | None) -> SeedBook:
+        entries = self.mapping(node, key, _BOOK_KEYS)
+        for name in _BOOK_KEYS:
+            if name not in entries:
+                self.fail(node, key, f"a book needs '{name}' (it takes bids and asks)")
+        spec = market_spec(symbol, settings)
+        bids = self.book_side(entries["bids"][1], join_key(key, "bids"), spec)
+        asks = self.book_side(entries["asks"][1], join_key(key, "asks"), spec)
+        bids.sort(reverse=True)
+        asks.sort()
+        if bids[0][0] >= asks[0][0]:
+            self.fail(
+                entries["asks"][1],
+                key,
+                f"the book is crossed: best bid {bids[0][0]} is not below best ask {asks[0][0]}",
+            )
+        return SeedBook(tuple(bids), tuple(asks), line=node.start_mark.line + 1)
+
+    def book_side(
+        self, node: Node, key: str, spec: MarketSpec
+    ) -> list[tuple[decimal.Decimal, decimal.Decimal]]:
+        items = self.sequence(node, key)
+        if not items:
+            self.fail(node, key, "needs at least one [price, size] level")
+        if len(items) > MAX_BOOK_LEVELS:
+            self.fail(node, key, f"at most {MAX_BOOK_LEVELS} levels a side")
+        levels: dict[decimal.Decimal, decimal.Decimal] = {}
+        for i, item in enumerate(items):
+            level = self.attempt(lambda i=i, item=item: self.level(item, f"{key}[{i}]", spec))
+            if level is None:
+                continue
+            if level[0] in levels:
+                self.attempt(
+                    lambda i=i, item=item, p=level[0]: self.fail(
+                        item, f"{key}[{i}]", f"the price {p} twice"
+                    )
+                )
+                continue
+            levels[level[0]] = level[1]
+        if len(levels) < len(items):
+            raise Abandon()
+        return list(levels.items())
+
+    def level(
+        self, node: Node, key: str, spec: MarketSpec
+    ) -> tuple[decimal.Decimal, decimal.Decimal]:
+        items = self.sequence(node, key)
+        if len(items) != 2:
+            self.fail(node, key, f"a level is [price, size], got {len(items)} values")
+        price = self.positive_decimal(items[0], f"{key}[0]")
+        size = self.positive_decimal(items[1], f"{key}[1]")
+        if price % spec.price_tick:
+            self.fail(
+                items[0], f"{key}[0]", f"{price} is not on the market's tick ({spec.price_tick})"
+            )
+        if size % spec.size_increment:
+            self.fail(
+                items[1],
+                f"{key}[1]",
+                f"{size} is not a multiple of the market's size increment ({spec.size_increment})",
+            )
+        return price, size
+
     def fields(
         self,
         entries: dict[str, tuple[Node, Node]],
@@ -190,10 +496,10 @@ class _ScenarioReader(Reader):
     ) -> dict[str, Any]:
         """Read each present field on its own, so one bad field hides no other."""
         values: dict[str, Any] = {}
-        for name, read in readers.items():
-            if name in entries:
+        for name, (_, node) in entries.items():  # in file order, as the problems go
+            if name in readers:
                 with suppress(Abandon):
-                    values[name] = read(entries[name][1], join_key(key, name))
+                    values[name] = readers[name](node, join_key(key, name))
         return values
 
     def behaviour(self, node: Node, key: str) -> Behaviour:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal
 
 from mockserver.errors import ErrorShape
+from mockserver.market.model import MarketSpec
+from mockserver.market.specs import spec_for
 from mockserver.protocol import AuthPolicy
 from mockserver.scenario.templates import Template
 
@@ -63,6 +67,93 @@ class Behaviour:
     on_pong_timeout: CloseAction | None = None
 
 
+# The synthetic market (docs/market-design.md)
+
+# What `synthetic.channels` may name; "private" is every account-driven family.
+SYNTHETIC_FAMILIES = ("bbo", "trades", "order_book", "markets_summary", "funding_data", "private")
+PRIVATE_FAMILIES = ("account", "balance_events", "fills", "funding_payments", "orders", "positions")
+SyntheticClock = Literal["wall", "scenario"]
+SYNTHETIC_CLOCKS: tuple[SyntheticClock, ...] = ("wall", "scenario")
+DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
+DEFAULT_EPOCH_MS = 1_767_225_600_000  # DEFAULT_EPOCH in ms since 1970
+DEFAULT_COLLATERAL = Decimal("100000")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarketSettings:
+    """A ``markets:`` mapping entry: what it overrides of the market's built-in spec.
+
+    None keeps the value of ``mockserver.market.specs.spec_for(symbol)``. Sizes are
+    in the base currency (``level_size: 0.5`` is half a BTC), as on the wire.
+    """
+
+    price: Decimal | None = None
+    tick: Decimal | None = None
+    size_increment: Decimal | None = None
+    volatility: float | None = None
+    book_levels: int | None = None
+    level_size: Decimal | None = None
+    trades_per_s: float | None = None
+    funding_period_hours: int | None = None
+    line: int = 0
+
+    def spec_overrides(self) -> dict[str, Any]:
+        """The given settings as ``MarketSpec`` fields (all but ``level_size``, which is
+        in units of the effective ``size_increment``: see ``market_spec``)."""
+        names = {
+            "price": "initial_price",
+            "tick": "price_tick",
+            "size_increment": "size_increment",
+            "volatility": "volatility_per_sqrt_s",
+            "book_levels": "book_levels",
+            "trades_per_s": "trades_per_s",
+            "funding_period_hours": "funding_period_hours",
+        }
+        return {
+            field_name: getattr(self, name)
+            for name, field_name in names.items()
+            if getattr(self, name) is not None
+        }
+
+
+def market_spec(symbol: str, settings: MarketSettings | None = None) -> MarketSpec:
+    """The spec a synthetic market runs with: the built-in one, with the settings applied."""
+    spec = spec_for(symbol, **(settings.spec_overrides() if settings else {}))
+    if settings is not None and settings.level_size is not None:
+        units = int(settings.level_size / spec.size_increment)
+        spec = dataclasses.replace(spec, level_units=max(1, units))
+    return spec
+
+
+@dataclass(frozen=True)
+class SeedBook:
+    """A recorded book to start a market from: (price, size) levels, best first."""
+
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    line: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Synthetic:
+    """The ``synthetic:`` section: a seeded market feeding the scenario's markets."""
+
+    families: frozenset[str] = frozenset(SYNTHETIC_FAMILIES)
+    # "wall": payload times are the wall clock (at start) plus the time elapsed;
+    # "scenario": they count from ``epoch_ms``, so two runs agree byte for byte.
+    clock: SyntheticClock = "wall"
+    epoch_ms: int = DEFAULT_EPOCH_MS
+    collateral: Decimal = DEFAULT_COLLATERAL  # each synthetic account's, in USDC
+    books: Mapping[str, SeedBook] = field(default_factory=dict)
+    line: int = 0
+
+    def feeds(self, family: str) -> bool:
+        """Whether the synthetic market publishes on this channel family."""
+        if family in PRIVATE_FAMILIES:
+            return "private" in self.families
+        return family in self.families
+
+
 @dataclass(frozen=True, kw_only=True)
 class Scenario:
     name: str
@@ -70,11 +161,14 @@ class Scenario:
     description: str = ""
     seed: int = 0
     markets: tuple[str, ...] = ()
+    # Per market, what a `markets:` mapping sets (absent: the built-in spec).
+    market_settings: Mapping[str, MarketSettings] = field(default_factory=dict)
     timeline: Timeline = "shared"
     channels: tuple[ChannelScript, ...] = ()
     behaviour: Behaviour = field(default_factory=Behaviour)
     auth: AuthPolicy = field(default_factory=AuthPolicy)
     errors: Mapping[str, ErrorShape] = field(default_factory=dict)
+    synthetic: Synthetic | None = None  # None: no synthetic market, only the scripts
 
     def script(self, channel: str) -> ChannelScript | None:
         return next((c for c in self.channels if c.channel == channel), None)
