@@ -243,7 +243,7 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         summary="On-chain transaction states (singular name)",
         pattern="transaction",
         schema="ResponsesTransactionResponse",
-        fed_by="faker",
+        fed_by="account",
     ),
     _family(
         "transfers",
@@ -252,7 +252,7 @@ CATALOGUE: tuple[ChannelFamily, ...] = (
         summary="Deposits, withdrawals and other transfers",
         pattern="transfers",
         schema="ResponsesTransferResult",
-        fed_by="faker",
+        fed_by="account",
     ),
     _family(
         "rfq",

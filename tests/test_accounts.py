@@ -32,6 +32,7 @@ from mockserver.market.accounts import (
     MAINTENANCE_MARGIN_FRACTION,
     MAKER_FEE_RATE,
     ORDERS_PER_SIDE,
+    TRANSACTION_SETTLE_MS,
     AccountEvent,
     AccountSim,
     Market,
@@ -65,6 +66,8 @@ SCHEMAS = {
     "funding_payments": "ResponsesFundingPayment",
     "orders": "ResponsesOrderResp",
     "positions": "ResponsesPositionResp",
+    "transaction": "ResponsesTransactionResponse",
+    "transfers": "ResponsesTransferResult",
 }
 
 ADDRESS = "0x5a6f1e2d3c4b"
@@ -279,6 +282,7 @@ def run_actions(
         else:
             index[symbol] += Decimal(index_step) / 1000
             taken = [funding_tick(market, index[symbol], at_ms)]
+        events += account.settle(at_ms)
         events += taken
         events += account.on_market_events(taken)
     return account, sims, events
@@ -322,6 +326,7 @@ def check_invariants(
     fills_by_id: dict[str, dict[str, Any]] = {}
     latest_position: dict[str, dict[str, Any]] = {}
     statuses: dict[str, list[str]] = defaultdict(list)
+    transactions: dict[str, list[dict[str, Any]]] = defaultdict(list)  # fill id -> states
     last_seq = 0
     for event in events:
         if not isinstance(event, AccountEvent):
@@ -391,6 +396,29 @@ def check_invariants(
             assert Decimal(data["margin_cushion"]) == value - maintenance
             assert initial == 2 * maintenance or abs(initial - 2 * maintenance) < Decimal("1e-7")
             assert data["status"] == "ACTIVE"
+        elif event.family == "transaction":
+            fill = fills_by_id[data["id"]]  # a fill's, after the fill
+            assert data["type"] == "TRANSACTION_FILL"
+            assert data["created_at"] == fill["created_at"]
+            transactions[data["id"]].append(data)
+        elif event.family == "transfers":
+            assert (data["kind"], data["status"], data["direction"]) == (
+                "DEPOSIT",
+                "COMPLETED",
+                "IN",
+            )
+            assert Decimal(data["amount"]) == collateral
+            assert data["account"] == ADDRESS
+    assert set(transactions) == set(fills_by_id), "one transaction per fill"
+    for states in transactions.values():
+        received, *accepted = states
+        assert received["state"] == "RECEIVED"
+        assert received["completed_at"] == received["created_at"]
+        assert len(accepted) <= 1
+        for later in accepted:
+            assert later["state"] == "ACCEPTED_ON_L2"
+            assert (later["id"], later["hash"]) == (received["id"], received["hash"])
+            assert later["completed_at"] == received["created_at"] + TRANSACTION_SETTLE_MS
     for order_statuses in statuses.values():
         assert order_statuses[0] == "NEW"
         assert order_statuses[1:2] in (["OPEN"], ["CLOSED"], [])  # CLOSED: refused
@@ -511,7 +539,9 @@ def test_maker_fill_updates_order_position_balance_account() -> None:
     events = btc.trade(BUY, 1, START_MS + 10)
     out = account.on_market_events(events)
     families = [e.family for e in out if isinstance(e, AccountEvent)]
-    assert families[:5] == ["fills", "orders", "positions", "balance_events", "account"]
+    assert families[:6] == [
+        "fills", "orders", "positions", "balance_events", "transaction", "account",
+    ]  # fmt: skip
     (fill,) = payloads(out, "fills")
     assert fill["side"] == SELL
     assert fill["liquidity"] == "MAKER"
@@ -530,6 +560,62 @@ def test_maker_fill_updates_order_position_balance_account() -> None:
         fill["fee"]
     )
     check_invariants(account, [btc], [*opened, *events, *out])
+
+
+def test_every_fill_settles_in_one_transaction() -> None:
+    """Each fill: a RECEIVED transaction at its time, then ACCEPTED_ON_L2 500 ms on, same hash."""
+    btc = FakeMarket(BTC)
+    account, opened = new_account(btc)
+    events = btc.trade(BUY, 150, START_MS + 10) + btc.trade(SELL, 150, START_MS + 20)
+    out = account.on_market_events(events)
+    fills = payloads(out, "fills")
+    received = payloads(out, "transaction")
+    assert len(fills) >= 2
+    assert [(t["id"], t["created_at"], t["completed_at"]) for t in received] == [
+        (f["id"], f["created_at"], f["created_at"]) for f in fills
+    ]
+    assert {t["state"] for t in received} == {"RECEIVED"}
+    assert len({t["hash"] for t in received}) == len(received)
+    assert account.settle(START_MS + 10 + TRANSACTION_SETTLE_MS - 1) == []
+    first = account.settle(START_MS + 10 + TRANSACTION_SETTLE_MS)
+    rest = account.settle(START_MS + 10**6)
+    assert account.settle(START_MS + 10**6) == []
+    accepted = [e.payload for e in [*first, *rest]]
+    assert [a["state"] for a in accepted] == ["ACCEPTED_ON_L2"] * len(received)
+    assert [{**a, "state": "RECEIVED", "completed_at": a["created_at"]} for a in accepted] == (
+        received
+    )
+    assert all(a["completed_at"] == a["created_at"] + TRANSACTION_SETTLE_MS for a in accepted)
+    assert {a["created_at"] for a in payloads(first, "transaction")} == {START_MS + 10}
+    assert schema_problems([*out, *first, *rest]) == []
+    check_invariants(account, [btc], [*opened, *events, *out, *first, *rest])
+
+    # Another run with the seed: the same ids and hashes.
+    again = FakeMarket(BTC)
+    other, _ = new_account(again)
+    repeat = other.on_market_events(
+        again.trade(BUY, 150, START_MS + 10) + again.trade(SELL, 150, START_MS + 20)
+    )
+    assert payloads(repeat, "transaction") == received
+
+
+def test_open_deposits_the_collateral() -> None:
+    """open() emits one COMPLETED DEPOSIT of the collateral, and the snapshot repeats it."""
+    btc = FakeMarket(BTC)
+    account = AccountSim(
+        ADDRESS, {BTC.symbol: btc}, seed=4, start_ms=START_MS, collateral=Decimal("2500.5")
+    )
+    opened = account.open(START_MS)
+    (deposit,) = payloads(opened, "transfers")
+    assert (deposit["kind"], deposit["status"], deposit["direction"]) == (
+        "DEPOSIT", "COMPLETED", "IN",
+    )  # fmt: skip
+    assert Decimal(deposit["amount"]) == Decimal("2500.5")
+    assert deposit["account"] == ADDRESS
+    assert deposit["created_at"] <= deposit["last_updated_at"] == START_MS
+    assert payloads(account.snapshot(START_MS + 99), "transfers") == [deposit]
+    assert schema_problems(opened) == []
+    check_invariants(account, [btc], opened, collateral=Decimal("2500.5"))
 
 
 def test_order_lifecycle_new_open_partial_closed() -> None:
@@ -826,6 +912,7 @@ def test_with_the_real_engine_for_simulated_minutes() -> None:
     events: list[MarketEvent | AccountEvent] = list(account.open(START_MS))
     for now_ms in range(START_MS + 100, START_MS + 3 * 60_000 + 1, 100):
         market_events = [e for sim in sims.values() for e in sim.step(now_ms)]
+        events += account.settle(now_ms)
         out = account.on_market_events(market_events)
         events += market_events + out
         # As the runtime does: the account sees the book events it caused, and ignores them.

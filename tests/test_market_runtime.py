@@ -10,6 +10,7 @@ frames keep flowing.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections import Counter
@@ -21,12 +22,15 @@ from typing import Any
 import aiohttp
 import pytest
 from conftest import RECEIVE_TIMEOUT_S, Client, Connect
+from jsonschema import Draft7Validator
 from test_spec_conformance import load_spec, problems
 
 from mockserver.channels import CATALOGUE, family_of
 from mockserver.hub import Hub
+from mockserver.market.accounts import TRANSACTION_SETTLE_MS
 from mockserver.market.engine import MarketSim
 from mockserver.market.model import BUY, SELL
+from mockserver.market.payloads import FUNDING_SOURCES, UNPUBLISHED_SCHEMAS
 from mockserver.market.runtime import MarketRuntime, seed_book
 from mockserver.pytest_plugin import MockServerFactory
 from mockserver.scenario.loader import loads
@@ -76,16 +80,14 @@ NAMES_BY_FAMILY: dict[str, list[str]] = {
 # What the synthetic market does with each family:
 # - data within a second (state on subscribe, or the busy market's trades and fills);
 FED = {
-    "markets_summary", "bbo", "trades", "funding_data", "order_book",
-    "account", "balance_events", "fills", "orders", "positions",
+    "markets_summary", "bbo", "trades", "funding_data", "funding_rate_comparison",
+    "order_book", "account", "balance_events", "fills", "orders", "positions",
+    "transaction", "transfers",
 }  # fmt: skip
 # - fed, but only on a funding tick (every 5 s) of a held position: not waited for here;
 FED_ON_FUNDING = {"funding_payments"}
 # - not driven by the simulation: silent unless a scenario scripts them.
-SILENT = {
-    "markets", "funding_rate_comparison", "tradebusts", "transaction", "transfers",
-    "rfq", "block_trades", "mmp",
-}  # fmt: skip
+SILENT = {"markets", "tradebusts", "rfq", "block_trades", "mmp"}
 
 
 class Transcript:
@@ -200,6 +202,14 @@ def levels_of(inserts: list[dict[str, str]]) -> list[tuple[str, Decimal, str]]:
     return [(level["side"], Decimal(level["price"]), level["size"]) for level in inserts]
 
 
+def validator_of(family: str) -> Draft7Validator:
+    """The family's AsyncAPI payload schema, or ours where Paradex publishes none."""
+    refs = load_spec().payload_refs()
+    if family in refs:
+        return load_spec().component(refs[family])
+    return Draft7Validator(UNPUBLISHED_SCHEMAS[family])
+
+
 def timestamp(data: dict[str, Any]) -> int:
     """The simulated time a public payload carries."""
     return int(data.get("last_updated_at") or data["created_at"])
@@ -222,8 +232,7 @@ async def test_every_family_answers_and_every_payload_matches_its_schema(
     """All families subscribe; the fed ones deliver schema-valid data, the others stay silent."""
     families = {f.family for f in CATALOGUE}
     assert set(NAMES_BY_FAMILY) == families == FED | FED_ON_FUNDING | SILENT
-    spec = load_spec()
-    refs = spec.payload_refs()
+    validators = {family: validator_of(family) for family in FED | FED_ON_FUNDING}
     transcript = Transcript(await connect())
     await transcript.call("auth", {"bearer": paradex_mock.token("0xfeed")})
     names = [name for group in NAMES_BY_FAMILY.values() for name in group]
@@ -234,9 +243,9 @@ async def test_every_family_answers_and_every_payload_matches_its_schema(
     for channel, data, _ in transcript.frames:
         family = family_of(channel)
         assert family not in SILENT, f"{channel} is not driven by the simulation: {data}"
-        for problem in problems(spec.component(refs[family]), data)[:3]:
-            report.append(f"{channel} [{refs[family]}]: {problem}; data={json.dumps(data)[:300]}")
-    assert not report, "payloads that do not match Paradex's AsyncAPI:\n" + "\n".join(report[:20])
+        for problem in problems(validators[family], data)[:3]:
+            report.append(f"{channel}: {problem}; data={json.dumps(data)[:300]}")
+    assert not report, "payloads that do not match their schemas:\n" + "\n".join(report[:20])
 
 
 # The book and what follows from it
@@ -412,6 +421,76 @@ async def test_private_subscribers_get_their_own_trading_account(
         assert {f["liquidity"] for f in transcript.on("fills.ALL")} == {"MAKER"}
     assert paradex_mock.market is not None
     assert set(paradex_mock.market.accounts) == {"0xa11ce", "0xb0b"}
+
+
+@pytest.mark.paradex_mock(scenario=FAST)
+async def test_transactions_transfers_and_funding_comparisons_follow_the_simulation(
+    connect: Connect, paradex_mock: MockServer
+) -> None:
+    """Fills settle as transactions, the deposit is the collateral, comparisons carry funding."""
+    transcript = Transcript(await connect())
+    await transcript.call("auth", {"bearer": paradex_mock.token("0xc0ffee")})
+    comparison = "funding_rate_comparison.ALL@500ms"
+    # fills.ALL first (it opens the account): every transaction received is of a fill seen.
+    await transcript.subscribe("fills.ALL", "transaction", "transfers", "funding_data", comparison)
+    per_batch = 2 * len(FUNDING_SOURCES)  # two markets, every venue
+
+    def settled() -> set[str]:
+        """Ids of the fills whose transaction the client saw both RECEIVED and ACCEPTED_ON_L2."""
+        states: dict[str, set[str]] = {}
+        for tx in transcript.on("transaction"):
+            states.setdefault(tx["id"], set()).add(tx["state"])
+        return {i for i, seen in states.items() if seen == {"RECEIVED", "ACCEPTED_ON_L2"}}
+
+    await transcript.until(
+        lambda: bool(settled()) and transcript.count(comparison) >= 2 * per_batch
+    )
+    for channel, data, _ in transcript.frames:
+        assert problems(validator_of(family_of(channel)), data) == [], (channel, data)
+
+    (deposit,) = transcript.on("transfers")  # the snapshot; nothing else transfers
+    assert (deposit["kind"], deposit["status"], deposit["direction"]) == (
+        "DEPOSIT", "COMPLETED", "IN",
+    )  # fmt: skip
+    assert deposit["account"] == "0xc0ffee"
+    assert Decimal(deposit["amount"]) == FAST.synthetic.collateral  # type: ignore[union-attr]
+
+    fills = {f["id"]: f for f in transcript.on("fills.ALL")}
+    both = settled()  # the others: RECEIVED before the subscription, or not yet ACCEPTED
+    received: dict[str, dict[str, Any]] = {}
+    for tx in transcript.on("transaction"):
+        assert tx["type"] == "TRANSACTION_FILL"
+        if tx["state"] == "RECEIVED":
+            assert tx["id"] in fills, "a transaction settles a fill the client saw"
+            assert tx["created_at"] == tx["completed_at"] == fills[tx["id"]]["created_at"]
+            received[tx["id"]] = tx
+        else:
+            assert tx["state"] == "ACCEPTED_ON_L2"
+            if tx["id"] in both:
+                first = received.pop(tx["id"])  # RECEIVED came first
+                assert (tx["hash"], tx["created_at"]) == (first["hash"], first["created_at"])
+                assert tx["completed_at"] == first["created_at"] + TRANSACTION_SETTLE_MS
+
+    # Each batch: per market, Paradex's funding rate per hour (the latest funding_data
+    # frame's), then the other venues; a batch every 500 ms of simulated time.
+    frames = transcript.on(comparison)
+    assert len(frames) % per_batch == 0
+    for start in range(0, len(frames), per_batch):
+        batch = frames[start : start + per_batch]
+        assert len({f["last_updated_at"] for f in batch}) == 1
+        assert [f["source"] for f in batch] == list(FUNDING_SOURCES) * 2
+        assert [f["symbol"] for f in batch[:: len(FUNDING_SOURCES)]] == [BTC, ETH]
+    stamps = sorted({f["last_updated_at"] for f in frames})
+    assert all(b - a == 500 for a, b in itertools.pairwise(stamps)), stamps
+    assert paradex_mock.market is not None
+    hours = {m: s.funding_period_hours for m, s in paradex_mock.market.specs.items()}
+    funding: dict[str, Decimal] = {}
+    for channel, data, _ in transcript.frames:
+        if channel == "funding_data":
+            funding[data["market"]] = Decimal(data["funding_rate"])
+        elif channel == comparison and data["source"] == "SOURCE_PARADEX":
+            hourly = funding[data["symbol"]] / hours[data["symbol"]]
+            assert abs(Decimal(data["hourly_funding_rate"]) - hourly) < Decimal("1e-12"), data
 
 
 SCRIPTED = loads(

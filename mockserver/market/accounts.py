@@ -44,7 +44,18 @@ Conventions (paradex-ws.md §3.2 names the members; the choices are ours):
   ``max(previous + 1, at_ms × 10⁶)`` — Paradex's "unique increasing number
   (non-sequential)" like ``1681471234972000000``.
 - **Ids** come from the account's own ``random.Random`` (seeded from ``seed`` and
-  the address), so a seed reproduces every event.
+  the address), so a seed reproduces every event. Transaction and transfer
+  hashes and transfer ids come from a second generator of the account's,
+  ``timeline_seed(seed, "account", address, "chain")``, so adding them left the
+  trading stream (order and fill ids, sizes, prices) as it was.
+- **Transactions.** Every fill settles in one ``transaction`` (its ``id`` the
+  fill id, type ``TRANSACTION_FILL``): ``RECEIVED`` at the fill's time
+  (``created_at`` = ``completed_at`` = the fill's), then the same id and hash
+  ``ACCEPTED_ON_L2`` ``TRANSACTION_SETTLE_MS`` later (``completed_at`` then),
+  emitted by ``settle(now_ms)``, which the runtime calls on every step.
+- **Transfers.** ``open`` deposits the collateral: one ``transfers`` frame,
+  ``DEPOSIT``, ``COMPLETED``, direction ``IN``, ``amount`` = the collateral,
+  ``last_updated_at`` the opening time; ``snapshot`` repeats it.
 
 USDC amounts are rounded to 8 decimals where they are computed (fee, realized
 pnl, funding, unrealized pnl, margins), so the emitted strings add up exactly.
@@ -60,6 +71,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
+from mockserver.market import payloads
 from mockserver.market import private_payloads as pp
 from mockserver.market.model import (
     BUY,
@@ -87,6 +99,8 @@ MAX_BEHIND_TICKS = 2  # a new order rests at the top or up to this many ticks be
 ORDER_NOTIONAL_SHARE = (Decimal("0.002"), Decimal("0.01"))  # of collateral, per order
 MAX_POSITION_SHARE = Decimal("0.3")  # of collateral, per market: beyond it only reduce
 REQUOTE_DISTANCE = Decimal("0.005")  # relative distance from the top that gets re-rested
+# A fill's transaction is RECEIVED at the fill and ACCEPTED_ON_L2 this much later.
+TRANSACTION_SETTLE_MS = 500
 
 # The fill types a ``fills`` payload may carry (ResponsesFillResult.fill_type).
 FILL_TYPES = frozenset(
@@ -125,7 +139,7 @@ class AccountEvent:
 
     ``market`` is the symbol for the per-market families (orders, fills,
     funding_payments) and None for the account-wide ones (account,
-    balance_events, positions).
+    balance_events, positions, transaction, transfers).
     """
 
     family: str
@@ -199,6 +213,13 @@ class AccountSim:
         self.balance = collateral
         self.now_ms = start_ms
         self._rng = random.Random(timeline_seed(seed, "account", address))
+        # Hashes and transfer ids: the account's second generator (see the module doc).
+        self._chain = payloads.fake_for(
+            random.Random(timeline_seed(seed, "account", address, "chain"))
+        )
+        # Transactions RECEIVED and not yet ACCEPTED_ON_L2: (due ms, RECEIVED payload).
+        self._unsettled: list[tuple[int, dict[str, Any]]] = []
+        self._transfers: list[dict[str, Any]] = []
         self._seq = 0
         self._opened = False
         self._state = {
@@ -219,7 +240,14 @@ class AccountSim:
             return []
         self._opened = True
         self.now_ms = max(self.now_ms, now_ms)
-        out: list[MarketEvent | AccountEvent] = [self._account_event(now_ms)]
+        deposit = payloads.transfer(
+            self._chain, account=self.address, at_ms=now_ms, amount=self.collateral
+        )
+        self._transfers.append(deposit)
+        out: list[MarketEvent | AccountEvent] = [
+            self._account_event(now_ms),
+            AccountEvent("transfers", None, deposit),
+        ]
         for symbol in self.markets:
             for _ in range(ORDERS_PER_SIDE):
                 for side in (BUY, SELL):
@@ -244,12 +272,33 @@ class AccountSim:
                 self._on_funding(event, out)
         return out
 
+    def settle(self, now_ms: int) -> list[AccountEvent]:
+        """The ``ACCEPTED_ON_L2`` transactions due by ``now_ms``, oldest first."""
+        due = [tx for at_ms, tx in self._unsettled if at_ms <= now_ms]
+        if not due:
+            return []
+        self._unsettled = [(at_ms, tx) for at_ms, tx in self._unsettled if at_ms > now_ms]
+        return [
+            AccountEvent(
+                "transaction",
+                None,
+                {
+                    **tx,
+                    "state": "ACCEPTED_ON_L2",
+                    "completed_at": tx["created_at"] + TRANSACTION_SETTLE_MS,
+                },
+            )
+            for tx in due
+        ]
+
     def snapshot(self, now_ms: int) -> list[AccountEvent]:
-        """What a new subscriber gets first: the account, every position, the open orders."""
+        """What a new subscriber gets first: the account, its transfers, every position, the
+        open orders."""
         if self._last_account is None:
             self._account_event(now_ms)
         assert self._last_account is not None
         events = [AccountEvent("account", None, dict(self._last_account))]
+        events += [AccountEvent("transfers", None, dict(t)) for t in self._transfers]
         events += [AccountEvent("positions", None, dict(p)) for p in self._last_positions.values()]
         for book in self._state.values():
             for order in book.orders:
@@ -491,6 +540,12 @@ class AccountSim:
                 ),
             )
         )
+        received = {
+            **payloads.transaction(self._chain, at_ms=at_ms, state="RECEIVED", event_id=fill_id),
+            "created_at": at_ms,
+        }
+        self._unsettled.append((at_ms + TRANSACTION_SETTLE_MS, received))
+        out.append(AccountEvent("transaction", None, received))
 
     def _apply_to_position(
         self, symbol: str, signed: int, price: Decimal, fill_id: str, at_ms: int

@@ -16,8 +16,11 @@ Two kinds of builders:
   market's ``MarketSpec``, ``Book`` levels, events and ``MarketStats``
   (``model.py``). Same input, same dict.
 - **Faker-backed** (``tradebust``, ``transaction``, ``transfer``, ``rfq``,
-  ``block_trade``, ``funding_rate_comparison(s)``): the families the simulation
-  does not drive. Ids, addresses, hashes and client ids come from a ``Faker``
+  ``block_trade``, ``funding_rate_comparison(s)``). The simulation drives
+  three of them with a Faker of its own (``accounts.py``: ``transaction`` per
+  fill, the ``transfer`` deposit at opening; ``runtime.py``:
+  ``funding_rate_comparisons`` from each market's funding); the others are for
+  scripts. Ids, addresses, hashes and client ids come from a ``Faker``
   made by ``fake_for(rng)``, whose randomness is that ``random.Random`` only, so
   one seed gives the same payloads byte for byte.
 

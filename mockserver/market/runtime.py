@@ -13,8 +13,13 @@ event / period      published on
 ``FundingTick``     ``funding_data.{m}``
 every 50 / 100 ms   each ``order_book.{m}.{snapshot,interactive}@15@{rate}[@{tick}]``
                     someone is subscribed to (directly or through ``ALL``)
+every 500 / 1000 ms ``funding_rate_comparison.ALL@{rate}`` if subscribed: per market,
+                    one frame per venue from its latest funding state
 every 1 s           ``markets_summary.{m}``
-``AccountEvent``    its private channel, ``account=`` its owner
+``AccountEvent``    its private channel, ``account=`` its owner (fills, orders,
+                    positions, account, balance_events, funding_payments,
+                    transaction: RECEIVED per fill and ACCEPTED_ON_L2 500 ms
+                    later, transfers: the deposit at opening)
 ==================  =====================================================
 
 **Time.** One task wakes every ``STEP_MS`` of the clock, at absolute deadlines
@@ -35,9 +40,12 @@ simulated time).
 from ``timeline_seed(seed, "market", symbol)``; an account's from
 ``timeline_seed(seed, "account", address)``. Whether a frame is published (it
 is built only when someone would receive it) never touches a generator:
-payload builders only read the state. What does change the market is an
-account joining (its resting orders enter the book), which happens when that
-account first subscribes to a private channel.
+payload builders only read the state. The one exception is
+``funding_rate_comparison``: the other venues' jitter is drawn, only while the
+channel is subscribed, from the runtime's own generator
+(``timeline_seed(seed, "funding_rate_comparison")``), never the sims'. What
+does change the market is an account joining (its resting orders enter the
+book), which happens when that account first subscribes to a private channel.
 
 **New subscribers** get the current state right after the subscribe reply,
 delivered to them alone: a deltas subscriber the whole book (``update_type:
@@ -54,6 +62,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from functools import partial
@@ -76,7 +85,7 @@ from mockserver.market.model import (
     TopOfBook,
     Trade,
 )
-from mockserver.player import Recipient
+from mockserver.player import Recipient, timeline_seed
 from mockserver.protocol import dumps, encode_notification
 from mockserver.scenario.model import Scenario, SeedBook, Synthetic, market_spec
 
@@ -84,6 +93,7 @@ log = logging.getLogger(__name__)
 
 SUMMARY_EVERY_MS = 1000
 BOOK_RATES_MS = {"50ms": 50, "100ms": 100}
+FUNDING_COMPARISON_RATES_MS = {"500ms": 500, "1000ms": 1000}
 BOOK_DEPTH = 15
 STALE_MS = 1000  # periodic frames further behind than this are skipped, not sent late
 IDLE_WAKE_MS = 1000  # how often the task wakes while nobody is subscribed to anything
@@ -119,6 +129,10 @@ class MarketRuntime:
         self._book_feeds: dict[str, BookFeed] = {}
         self._funding: dict[str, FundingTick] = {}  # the latest, per market
         self._tops: dict[str, TopOfBook] = {}  # the latest, per market
+        # The other venues' funding jitter: its own generator, drawn only when subscribed.
+        self._comparison_fake = payloads.fake_for(
+            random.Random(timeline_seed(seed, "funding_rate_comparison"))
+        )
         self._start_ms = 0
         self._start_s = 0.0
         self._elapsed_ms = 0
@@ -214,12 +228,21 @@ class MarketRuntime:
         events: list[MarketEvent] = []
         for sim in self.sims.values():
             events.extend(sim.step(now_ms))
-        self._dispatch([(None, e) for e in events])
+        # The accounts' transactions that reach L2 by now, then the markets' events.
+        owned: list[Owned] = [
+            (address, e)
+            for address, account in self.accounts.items()
+            for e in account.settle(now_ms)
+        ]
+        self._dispatch([*owned, *((None, e) for e in events)])
         if stale:
             return
         for rate_ms in (50, 100):
             if elapsed % rate_ms == 0:
                 self._publish_book_feeds(rate_ms)
+        for rate, rate_ms in FUNDING_COMPARISON_RATES_MS.items():
+            if elapsed % rate_ms == 0:
+                self._publish_comparisons(f"funding_rate_comparison.{ALL}@{rate}")
         if elapsed % SUMMARY_EVERY_MS == 0:
             for symbol in self.sims:
                 self._publish(f"markets_summary.{symbol}", partial(self._summary, symbol))
@@ -293,11 +316,14 @@ class MarketRuntime:
 
         ``build`` runs only then: a frame nobody receives costs nothing.
         """
+        if self._wanted(channel):
+            self._hub.publish(channel, build(), account=account)
+
+    def _wanted(self, channel: str) -> bool:
+        """Whether the market feeds ``channel`` and someone would receive a publish on it."""
         if self._muted or not self._feeds(channel):
-            return
-        if not any(self._hub.subscriber_count(name) for name in delivery_names(channel)):
-            return
-        self._hub.publish(channel, build(), account=account)
+            return False
+        return any(self._hub.subscriber_count(name) for name in delivery_names(channel))
 
     def _feeds(self, channel: str) -> bool:
         fed = self._fed.get(channel)
@@ -313,6 +339,20 @@ class MarketRuntime:
             for symbol in self.sims:
                 frame = partial(self._book_frame, symbol, feed)
                 self._publish(f"order_book.{symbol}.{rest}", frame)
+
+    def _publish_comparisons(self, channel: str) -> None:
+        """Every market's funding compared across venues, if someone listens to ``channel``."""
+        if not self._wanted(channel):
+            return
+        for symbol in self.sims:
+            frames = payloads.funding_rate_comparisons(
+                self._comparison_fake,
+                self.specs[symbol],
+                at_ms=self.now_ms,
+                funding_rate=self._funding_now(symbol).funding_rate,
+            )
+            for frame in frames:
+                self._hub.publish(channel, frame)
 
     # The current state, as payloads
 

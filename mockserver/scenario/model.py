@@ -71,7 +71,13 @@ class Behaviour:
 
 # What `synthetic.channels` may name; "private" is every account-driven family.
 SYNTHETIC_FAMILIES = ("bbo", "trades", "order_book", "markets_summary", "funding_data", "private")
-PRIVATE_FAMILIES = ("account", "balance_events", "fills", "funding_payments", "orders", "positions")
+PRIVATE_FAMILIES = (
+    "account", "balance_events", "fills", "funding_payments", "orders", "positions",
+    "transaction", "transfers",
+)  # fmt: skip
+# Fed from another family's state, and with it: the comparison with other venues is
+# built from the markets' funding.
+DERIVED_FAMILIES = {"funding_rate_comparison": "funding_data"}
 SyntheticClock = Literal["wall", "scenario"]
 SYNTHETIC_CLOCKS: tuple[SyntheticClock, ...] = ("wall", "scenario")
 DEFAULT_EPOCH = "2026-01-01T00:00:00Z"
@@ -151,7 +157,7 @@ class Synthetic:
         """Whether the synthetic market publishes on this channel family."""
         if family in PRIVATE_FAMILIES:
             return "private" in self.families
-        return family in self.families
+        return DERIVED_FAMILIES.get(family, family) in self.families
 
 
 @dataclass(frozen=True, kw_only=True)
