@@ -15,17 +15,14 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import paradex_spec
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT7
 
 from mockserver.market import private_payloads as pp
 from mockserver.market.accounts import (
@@ -56,9 +53,8 @@ from mockserver.market.model import (
 )
 from mockserver.market.specs import spec_for
 
-SPEC_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "paradex-spec"
-ASYNCAPI = SPEC_DIR / "asyncapi-2.6.0.yaml"
-ASYNCAPI_URI = "urn:paradex:asyncapi-2.6.0"
+# A module attribute, so the missing-file test can point it elsewhere.
+ASYNCAPI = paradex_spec.ASYNCAPI
 SCHEMAS = {
     "account": "ResponsesAccountSummaryResponse",
     "balance_events": "ResponsesBalanceEventResponse",
@@ -444,31 +440,9 @@ def check_invariants(
 # Schemas
 
 
-@lru_cache(maxsize=1)
-def _validators() -> dict[str, Draft7Validator]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    document = yaml.load(ASYNCAPI.read_text(encoding="utf-8"), Loader=loader)
-    registry: Registry[Any] = Registry().with_resource(
-        ASYNCAPI_URI, Resource(contents=document, specification=DRAFT7)
-    )
-    return {
-        family: Draft7Validator(
-            {"$ref": f"{ASYNCAPI_URI}#/components/schemas/{name}"}, registry=registry
-        )
-        for family, name in SCHEMAS.items()
-    }
-
-
 def validators() -> dict[str, Draft7Validator]:
     """One strict validator per private family, or a test failure naming the missing file."""
-    if not ASYNCAPI.is_file():
-        pytest.fail(
-            f"Paradex's AsyncAPI spec is missing: {ASYNCAPI}. These tests need "
-            "tradeparadex/paradex-docs' asyncapi-2.6.0.yaml in ../shared/paradex-spec "
-            "next to the repository.",
-            pytrace=False,
-        )
-    return _validators()
+    return {family: paradex_spec.validator(name, spec=ASYNCAPI) for family, name in SCHEMAS.items()}
 
 
 def schema_problems(events: Iterable[MarketEvent | AccountEvent]) -> list[str]:
@@ -804,10 +778,7 @@ def test_payloads_carry_every_schema_member() -> None:
     """Each payload has every property its schema lists (optional ones too, but request_info)."""
     validators()  # fails the test if the spec file is missing
     _, _, events = run_random(5, 600)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    schemas = yaml.load(ASYNCAPI.read_text(encoding="utf-8"), Loader=loader)["components"][
-        "schemas"
-    ]
+    schemas = paradex_spec.document(ASYNCAPI)["components"]["schemas"]
     optional_left_out = {("orders", "request_info"), ("positions", "closed_at")}
     for family, name in SCHEMAS.items():
         members = set(schemas[name]["properties"])

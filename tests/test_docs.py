@@ -12,15 +12,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from jsonschema import Draft7Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT7
+from paradex_spec import payload_refs, validator
 
 from mockserver.errors import RPC_ERRORS, ScenarioErrors
 from mockserver.scenario import loader
@@ -30,8 +25,6 @@ from mockserver.scenario.templates import RenderContext
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "scenarios.md"
 SCENARIOS = ROOT / "scenarios"
-ASYNCAPI = ROOT.parent / "shared" / "paradex-spec" / "asyncapi-2.6.0.yaml"
-ASYNCAPI_URI = "urn:paradex:asyncapi-2.6.0"
 
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.MULTILINE | re.DOTALL)
 _MARK = re.compile(r"<!-- (scenario|scenario-error) -->\n\Z")
@@ -190,36 +183,18 @@ def doc() -> str:
     return DOC.read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=1)
-def _spec() -> tuple[dict[str, str], Registry[Any]]:
-    """AsyncAPI's payload schema name per channel family, and a registry to resolve them."""
-    asyncapi = yaml.load(
-        ASYNCAPI.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    )
-    refs: dict[str, str] = {}
-    for key, channel in asyncapi["channels"].items():
-        ref = channel.get("subscribe", {}).get("message", {}).get("payload", {}).get("$ref", "")
-        family = re.match(r"^/([a-z_]+)", key)
-        if family and ref.startswith("#/components/schemas/"):
-            refs[family[1]] = ref.rsplit("/", 1)[1]
-    resource = Resource(contents=asyncapi, specification=DRAFT7)
-    return refs, Registry().with_resource(ASYNCAPI_URI, resource)
-
-
 def assert_payloads_match_schemas(scenario: Scenario, renders: int = 3) -> None:
     """Render each payload of the scenario a few times; check it against its channel's schema."""
-    refs, registry = _spec()
+    refs = payload_refs()
     context = RenderContext(seed=scenario.seed, now_us=lambda: 1_791_421_535_351_531)
     for script in scenario.channels:
         schema_name = refs.get(script.channel.split(".")[0].split("@")[0])
         if schema_name is None:
             continue
-        validator = Draft7Validator(
-            {"$ref": f"{ASYNCAPI_URI}#/components/schemas/{schema_name}"}, registry=registry
-        )
+        checker = validator(schema_name)
         templates = [m.data for m in script.messages] + list(script.on_subscribe)
         for template in templates:
             for _ in range(renders):
                 payload = json.loads(template.render_json(context))
-                problems = [e.message for e in validator.iter_errors(payload)]
+                problems = [e.message for e in checker.iter_errors(payload)]
                 assert problems == [], (scenario.source, script.channel, payload)

@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 from conftest import RECEIVE_TIMEOUT_S, Client, Connect
 from jsonschema import Draft7Validator
-from test_spec_conformance import load_spec, problems
+from paradex_spec import payload_refs, problems, validator
 
 from mockserver.channels import CATALOGUE, family_of
 from mockserver.hub import Hub
@@ -204,9 +204,9 @@ def levels_of(inserts: list[dict[str, str]]) -> list[tuple[str, Decimal, str]]:
 
 def validator_of(family: str) -> Draft7Validator:
     """The family's AsyncAPI payload schema, or ours where Paradex publishes none."""
-    refs = load_spec().payload_refs()
+    refs = payload_refs()
     if family in refs:
-        return load_spec().component(refs[family])
+        return validator(refs[family])
     return Draft7Validator(UNPUBLISHED_SCHEMAS[family])
 
 
@@ -322,7 +322,7 @@ async def test_markets_summary_agrees_with_bbo_and_trades(connect: Connect) -> N
     summary = f"markets_summary.{BTC}"
     await transcript.subscribe(f"bbo.{BTC}", f"trades.{BTC}", summary)
     await transcript.until(lambda: transcript.count(summary) >= 2)  # the state, then a live one
-    validator = load_spec().component("ResponsesMarketSummaryResp")
+    summary_schema = validator("ResponsesMarketSummaryResp")
     bbo: dict[str, Any] | None = None
     trade: dict[str, Any] | None = None
     for channel, data, _ in transcript.frames:
@@ -337,7 +337,7 @@ async def test_markets_summary_agrees_with_bbo_and_trades(connect: Connect) -> N
             if trade is not None:
                 assert data["last_traded_price"] == trade["price"]
             assert data["created_at"] >= bbo["last_updated_at"]
-            assert problems(validator, data) == [], data
+            assert problems(summary_schema, data) == [], data
 
 
 @pytest.mark.paradex_mock(scenario=FAST)

@@ -17,15 +17,11 @@ import random
 import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from jsonschema import Draft7Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT7
+from paradex_spec import ASYNCAPI, OPENAPI, document, payload_refs, problems, validator
 
 from mockserver.channels import CATALOGUE
 from mockserver.market import payloads
@@ -43,12 +39,6 @@ from mockserver.market.model import (
     Trade,
 )
 from mockserver.market.payloads import DEVIATIONS, UNPUBLISHED_SCHEMAS, Payload, fake_for
-
-SPEC_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "paradex-spec"
-ASYNCAPI = SPEC_DIR / "asyncapi-2.6.0.yaml"
-OPENAPI = SPEC_DIR / "openapi.json"
-ASYNCAPI_URI = "urn:paradex:asyncapi-2.6.0"
-OPENAPI_URI = "urn:paradex:openapi"
 
 # Families whose payloads other modules build (and test): the account-driven ones
 # are market/private_payloads.py's; mmp streams nothing (no source shows a payload).
@@ -118,38 +108,6 @@ T0 = 1_718_179_273_230  # a 13-digit simulation time (ms)
 # The spec files
 
 
-@lru_cache(maxsize=1)
-def _documents() -> tuple[dict[str, Any], dict[str, Any]]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    asyncapi = yaml.load(ASYNCAPI.read_text(encoding="utf-8"), Loader=loader)
-    openapi = json.loads(OPENAPI.read_text(encoding="utf-8"))
-    return asyncapi, openapi
-
-
-def documents() -> tuple[dict[str, Any], dict[str, Any]]:
-    """AsyncAPI and OpenAPI, or a test failure that says where they should be."""
-    missing = [p.name for p in (ASYNCAPI, OPENAPI) if not p.is_file()]
-    if missing:
-        pytest.fail(
-            f"Paradex spec files missing from {SPEC_DIR}: {', '.join(missing)}. These tests "
-            "need tradeparadex/paradex-docs' fern/apis/prod_ws/asyncapi-2.6.0.yaml and "
-            "fern/apis/prod_rest/openapi/openapi.json in ../shared/paradex-spec.",
-            pytrace=False,
-        )
-    return _documents()
-
-
-@lru_cache(maxsize=1)
-def _registry() -> Registry[Any]:
-    asyncapi, openapi = _documents()
-    return Registry().with_resources(
-        [
-            (ASYNCAPI_URI, Resource(contents=asyncapi, specification=DRAFT7)),
-            (OPENAPI_URI, Resource(contents=openapi, specification=DRAFT7)),
-        ]
-    )
-
-
 def schema_validator(family: str) -> Draft7Validator:
     """The validator of ``family``'s payload, failing clearly when its schema is missing."""
     entry = next((f for f in CATALOGUE if f.family == family), None)
@@ -160,40 +118,18 @@ def schema_validator(family: str) -> Draft7Validator:
             "has none either"
         )
         return Draft7Validator(UNPUBLISHED_SCHEMAS[family])
-    asyncapi, _ = documents()
-    if entry.schema not in asyncapi.get("components", {}).get("schemas", {}):
+    if entry.schema not in document(ASYNCAPI).get("components", {}).get("schemas", {}):
         pytest.fail(
             f"{family}: schema {entry.schema} (channels.CATALOGUE) is missing from "
             f"components.schemas of {ASYNCAPI}",
             pytrace=False,
         )
-    schema = {"$ref": f"{ASYNCAPI_URI}#/components/schemas/{entry.schema}"}
-    return Draft7Validator(schema, registry=_registry())
+    return validator(entry.schema)
 
 
 def openapi_validator(name: str) -> Draft7Validator:
-    _, openapi = documents()
-    assert name in openapi["components"]["schemas"], f"{name} is missing from {OPENAPI}"
-    schema = {"$ref": f"{OPENAPI_URI}#/components/schemas/{name}"}
-    return Draft7Validator(schema, registry=_registry())
-
-
-def problems(validator: Draft7Validator, instance: Any) -> list[str]:
-    return [
-        f"{e.message} at {'/'.join(map(str, e.absolute_path)) or '<root>'}"
-        for e in validator.iter_errors(instance)
-    ]
-
-
-def asyncapi_payload_refs() -> dict[str, str]:
-    """Channel family -> the components.schemas name AsyncAPI's channel carries."""
-    asyncapi, _ = documents()
-    refs: dict[str, str] = {}
-    for key, channel in asyncapi["channels"].items():
-        ref = channel.get("subscribe", {}).get("message", {}).get("payload", {}).get("$ref", "")
-        if ref.startswith("#/components/schemas/Responses"):
-            refs[key.lstrip("/").split(".", 1)[0].split("[", 1)[0]] = ref.rsplit("/", 1)[1]
-    return refs
+    assert name in document(OPENAPI)["components"]["schemas"], f"{name} is missing from {OPENAPI}"
+    return validator(name, spec=OPENAPI)
 
 
 # A hand-built market
@@ -493,7 +429,7 @@ def test_every_family_has_a_schema(family: str) -> None:
 
 def test_catalogue_schemas_are_asyncapis_channel_payloads() -> None:
     """The catalogue's schema of each family AsyncAPI documents is the one its channel carries."""
-    refs = asyncapi_payload_refs()
+    refs = payload_refs()
     catalogue = {f.family: f.schema for f in CATALOGUE}
     assert {family: catalogue.get(family) for family in refs} == refs
     published = {family for family, schema in catalogue.items() if schema is not None}

@@ -12,30 +12,21 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
+import paradex_spec
 import pytest
-import yaml
 from aiohttp import WSMsgType
 from conftest import Client, Connect
 from jsonschema import Draft7Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT7
+from paradex_spec import problems
 
 from mockserver.channels import BOOK_REFRESH_RATES, CATALOGUE, PRICE_TICKS, family_of
 from mockserver.scenario.loader import loads
 from mockserver.server import MockServer
 from mockserver.tokens import mint
-
-SPEC_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "paradex-spec"
-OPENRPC = SPEC_DIR / "openrpc.json"
-ASYNCAPI = SPEC_DIR / "asyncapi-2.6.0.yaml"
-ASYNCAPI_URI = "urn:paradex:asyncapi-2.6.0"
 
 # The payload schema of each channel family the default scenario must stream.
 REQUIRED_FAMILIES = {
@@ -54,7 +45,6 @@ EMPTY = loads("name: empty\nmarkets: [BTC-USD-PERP, ETH-USD-PERP]\n")
 class Spec:
     openrpc: dict[str, Any]
     asyncapi: dict[str, Any]
-    registry: Registry[Any]
 
     def method(self, name: str) -> dict[str, Any]:
         return next(m for m in self.openrpc["methods"] if m["name"] == name)
@@ -71,42 +61,18 @@ class Spec:
 
     def payload_refs(self) -> dict[str, str]:
         """Channel family -> the ``components.schemas`` name its messages carry."""
-        refs: dict[str, str] = {}
-        for key, channel in self.asyncapi["channels"].items():
-            payload = channel.get("subscribe", {}).get("message", {}).get("payload", {})
-            ref = payload.get("$ref", "")
-            match = re.match(r"^/([a-z_]+)", key)
-            if match and ref.startswith("#/components/schemas/"):
-                refs[match[1]] = ref.rsplit("/", 1)[1]
-        return refs
+        return paradex_spec.payload_refs()
 
     def component(self, name: str) -> Draft7Validator:
         """A validator for ``components.schemas.<name>``, resolving refs inside the document."""
-        schema = {"$ref": f"{ASYNCAPI_URI}#/components/schemas/{name}"}
-        return Draft7Validator(schema, registry=self.registry)
-
-
-@lru_cache(maxsize=1)
-def _load_spec() -> Spec:
-    openrpc = json.loads(OPENRPC.read_text(encoding="utf-8"))
-    # libyaml's loader when present: the pure-Python one takes ~0.3 s for this file.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    asyncapi = yaml.load(ASYNCAPI.read_text(encoding="utf-8"), Loader=loader)
-    resource = Resource(contents=asyncapi, specification=DRAFT7)
-    return Spec(openrpc, asyncapi, Registry().with_resource(ASYNCAPI_URI, resource))
+        return paradex_spec.validator(name)
 
 
 def load_spec() -> Spec:
     """The spec files, or a test failure that says where they should be."""
-    missing = [p.name for p in (OPENRPC, ASYNCAPI) if not p.is_file()]
-    if missing:
-        pytest.fail(
-            f"Paradex spec files missing from {SPEC_DIR}: {', '.join(missing)}. "
-            "These tests need tradeparadex/paradex-docs' fern/apis/prod_ws/openrpc.json and "
-            "asyncapi-2.6.0.yaml in ../shared/paradex-spec next to the repository.",
-            pytrace=False,
-        )
-    return _load_spec()
+    return Spec(
+        paradex_spec.document(paradex_spec.OPENRPC), paradex_spec.document(paradex_spec.ASYNCAPI)
+    )
 
 
 def strict(schema: dict[str, Any]) -> dict[str, Any]:
@@ -119,13 +85,6 @@ def strict(schema: dict[str, Any]) -> dict[str, Any]:
     tightened["required"] = sorted(schema["properties"])
     tightened["additionalProperties"] = False
     return tightened
-
-
-def problems(validator: Draft7Validator, instance: Any) -> list[str]:
-    return [
-        f"{e.message} at {'/'.join(map(str, e.absolute_path)) or '<root>'}"
-        for e in validator.iter_errors(instance)
-    ]
 
 
 def test_spec_files_are_present() -> None:
