@@ -365,3 +365,9 @@ def delivery_names(name: str) -> tuple[str, ...]:
 
 def is_known_family(name: str) -> bool:
     return family_of(name) in _BY_FAMILY
+
+
+def is_private(name: str) -> bool:
+    """Whether ``name`` belongs to a private family: a dict lookup, for the publish path."""
+    family = _BY_FAMILY.get(family_of(name))
+    return family is not None and family.private

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from mockserver.channels import delivery_names, parse_channel
+from mockserver.channels import delivery_names, is_private
 from mockserver.protocol import dumps, encode_notification
 
 
@@ -63,7 +63,7 @@ class Hub:
         return self.publish_encoded(channel, dumps(data), account=account)
 
     def publish_encoded(self, channel: str, data_json: str, *, account: str | None = None) -> int:
-        private = account is not None and parse_channel(channel).private
+        private = account is not None and is_private(channel)
         audience = account if private else None
         self._latest.setdefault(channel, {})[audience] = (next(self._publishes), data_json)
         delivered = 0

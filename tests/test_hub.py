@@ -68,3 +68,12 @@ def test_unsubscribed_sessions_receive_nothing() -> None:
     hub.remove(a, ["bbo.BTC-USD-PERP"])
     assert hub.publish("bbo.BTC-USD-PERP", {}) == 0
     assert hub.subscriber_count("bbo.BTC-USD-PERP") == 0
+
+
+def test_account_on_a_public_channel_is_ignored() -> None:
+    """Only private channels are filtered by account; a public publish reaches everyone."""
+    hub = Hub()
+    a, b = Recorder(account="0xa"), Recorder(account="0xb")
+    hub.subscribe("trades.BTC-USD-PERP", a)
+    hub.subscribe("trades.BTC-USD-PERP", b)
+    assert hub.publish("trades.BTC-USD-PERP", {"id": "1"}, account="0xa") == 2
