@@ -29,8 +29,18 @@ async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
             status=426,
             headers={"Upgrade": "websocket"},
         )
+    number, refusal = server.connection_attempt()
+    if refusal is not None and refusal.mode == "http":
+        return web.json_response(
+            {"error": "connections are refused for now (a fault)"},
+            status=refusal.status,
+            headers={"Retry-After": "1"},
+        )
     await ws.prepare(request)
-    await server.serve_connection(request, ws)
+    if refusal is not None:  # accepted, then closed at once: a rate-limit close
+        await ws.close(code=refusal.code, message=refusal.reason.encode())
+        return ws
+    await server.serve_connection(request, ws, number=number)
     return ws
 
 

@@ -17,7 +17,13 @@
     │   ├── InvalidToken         40111
     │   └── GeoBlocked           40112
     ├── ScenarioError            a bad scenario file: file, line, key, problem
-    └── ConfigError              a bad option given to the CLI or the fixture
+    ├── ConfigError              a bad option given to the CLI or the fixture
+    ├── FaultSpecError           a fault that cannot be used: the key path and the problem
+    └── ControlError             a control-API request refused, with its HTTP status
+        ├── ControlBadRequest    400
+        ├── ControlUnauthorized  401
+        ├── ControlNotFound      404
+        └── ControlConflict      409
 
 Each `RpcError` subclass carries its wire ``code``, ``message`` and ``data`` as
 class attributes and a stable ``kind`` name. A scenario can override the shape of
@@ -226,3 +232,38 @@ class ScenarioErrors(ScenarioError):
 
 class ConfigError(MockError):
     """An option the CLI or the fixture cannot accept."""
+
+
+class FaultSpecError(MockError):
+    """A fault description (YAML or JSON) that cannot be used.
+
+    ``path`` is where in the description the problem is (``params.code``), so the
+    scenario loader can turn it into a line and the control API into a message.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}" if path else problem)
+
+
+class ControlError(MockError):
+    """A control-API request the server refuses; ``status`` is its HTTP status."""
+
+    status: ClassVar[int] = 400
+
+
+class ControlBadRequest(ControlError):
+    status = 400
+
+
+class ControlUnauthorized(ControlError):
+    status = 401
+
+
+class ControlNotFound(ControlError):
+    status = 404
+
+
+class ControlConflict(ControlError):
+    status = 409

@@ -22,7 +22,7 @@ class Subscriber(Protocol):
     @property
     def account(self) -> str | None: ...
 
-    def deliver(self, frame: str) -> None: ...
+    def deliver(self, frame: str, channel: str | None = None) -> None: ...
 
 
 class Hub:
@@ -36,6 +36,12 @@ class Hub:
         # per account it was sent to (None: everyone), numbered in publish order.
         self._latest: dict[str, dict[str | None, tuple[int, str]]] = {}
         self._publishes = itertools.count()
+        # Told of every publish's channel, while someone watches (fault triggers).
+        self._watcher: Callable[[str], None] | None = None
+
+    def watch(self, watcher: Callable[[str], None] | None) -> None:
+        """Have ``watcher`` called with the channel of every publish (None: stop)."""
+        self._watcher = watcher
 
     def subscribe(self, name: str, subscriber: Subscriber) -> None:
         self._subscribers.setdefault(name, {})[subscriber] = None
@@ -66,6 +72,8 @@ class Hub:
         private = account is not None and is_private(channel)
         audience = account if private else None
         self._latest.setdefault(channel, {})[audience] = (next(self._publishes), data_json)
+        if self._watcher is not None:
+            self._watcher(channel)
         delivered = 0
         for name in delivery_names(channel):
             subscribers = self._subscribers.get(name)
@@ -76,7 +84,7 @@ class Hub:
             for subscriber in list(subscribers):
                 if private and subscriber.account != account:
                     continue
-                subscriber.deliver(frame)
+                subscriber.deliver(frame, name)
                 delivered += 1
         return delivered
 

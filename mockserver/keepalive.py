@@ -46,7 +46,8 @@ class Keepalive:
     ) -> None:
         self._clock = clock
         self._interval_s = interval_s
-        self._timeout_s = timeout_s
+        # The pong deadline of the next ping sent; a fault may change it (None: none).
+        self.timeout_s = timeout_s
         self._request_ping = request_ping
         self._on_timeout = on_timeout
         self._next_ping_at = 0.0
@@ -78,14 +79,21 @@ class Keepalive:
         self.stats.pings_sent += 1
         if self._unanswered_since is None:
             self._unanswered_since = now
-            if self._timeout_s is not None:
-                self._deadline = self._clock.call_at(now + self._timeout_s, self._expired)
+            if self.timeout_s is not None:
+                self._deadline = self._clock.call_at(now + self.timeout_s, self._expired)
 
     def pong_received(self) -> None:
         """Any pong renews the connection."""
         self.stats.pongs_received += 1
         if self._unanswered_since is not None:
             self.stats.record_round_trip(self._clock.monotonic() - self._unanswered_since)
+        self._unanswered_since = None
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def forget_unanswered(self) -> None:
+        """Stop waiting for the pong of a ping already sent (its deadline is cancelled)."""
         self._unanswered_since = None
         if self._deadline is not None:
             self._deadline.cancel()

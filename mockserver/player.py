@@ -131,7 +131,7 @@ class Recipient(Protocol):
     @property
     def account(self) -> str | None: ...
 
-    def deliver(self, frame: str) -> None: ...
+    def deliver(self, frame: str, channel: str | None = None) -> None: ...
 
 
 class ScenarioRuntime:
@@ -187,15 +187,17 @@ class ScenarioRuntime:
         for script in scripts:
             if script.on_subscribe_last:
                 for data_json in self._last(script, recipient, channel.name):
-                    recipient.deliver(encode_notification(channel.name, data_json))
+                    recipient.deliver(encode_notification(channel.name, data_json), channel.name)
             for template in script.on_subscribe:
-                recipient.deliver(encode_notification(channel.name, template.render_json(context)))
+                recipient.deliver(
+                    encode_notification(channel.name, template.render_json(context)), channel.name
+                )
         own = [c for c in scripts if c.timeline == "per_subscription" and c.messages]
         if own:
 
             def emit(script: ChannelScript, emission: Emission, data_json: str) -> None:
                 if emission.account is None or emission.account == recipient.account:
-                    recipient.deliver(encode_notification(channel.name, data_json))
+                    recipient.deliver(encode_notification(channel.name, data_json), channel.name)
 
             player = Player(
                 own,

@@ -199,6 +199,9 @@ class RpcSession:
         self._now_us = now_us
         self.account: str | None = None
         self.subscriptions: dict[str, Channel] = {}
+        # Consulted before a well-formed request is handled: an error it returns is
+        # the reply, and the request has no effect (how fault injection answers).
+        self.intercept: Callable[[Request], RpcError | None] | None = None
 
     # The handlers: each returns the result object and an Outcome with the effect.
 
@@ -256,6 +259,8 @@ class RpcSession:
             obj = load_frame(text)
             request_id, has_id = read_id(obj)
             request = to_request(obj, request_id, has_id)
+            if self.intercept is not None and (injected := self.intercept(request)) is not None:
+                raise injected
             handler = self._HANDLERS.get(request.method)
             if handler is None:
                 raise MethodNotFound()

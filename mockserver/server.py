@@ -17,7 +17,8 @@ import json
 import logging
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +28,8 @@ from mockserver.channels import Channel, parse_channel
 from mockserver.clock import Clock, RealClock
 from mockserver.config import MockConfig
 from mockserver.errors import ConfigError, ErrorCatalogue, RpcError
+from mockserver.faults import ActiveFault, Fault, FaultBook, Refusal, decode_fault
+from mockserver.faults.decode import ENVELOPE_KEYS
 from mockserver.hub import Hub
 from mockserver.market.runtime import MarketRuntime
 from mockserver.player import ScenarioRuntime, timeline_seed
@@ -60,6 +63,7 @@ class MockServer:
         self.closed_sessions: deque[Session] = deque(maxlen=CLOSED_SESSIONS_KEPT)
         self._connections = 0
         self._clock: Clock | None = None
+        self._faults: FaultBook | None = None
         self._runtime: ScenarioRuntime | None = None
         self.market: MarketRuntime | None = None  # the synthetic market, when `synthetic:`
         self._runner: web.AppRunner | None = None
@@ -70,6 +74,7 @@ class MockServer:
         self._changed = asyncio.Event()
         self._waiters = 0
         self.policy = self._policy()
+        self._baseline = self.scenario  # what reset() returns to
 
     def _policy(self) -> ProtocolPolicy:
         scenario = self.scenario
@@ -91,13 +96,12 @@ class MockServer:
         if self._runner is not None:
             raise ConfigError("this server is already started")
         self._clock = RealClock()
-        self._runtime = ScenarioRuntime(
-            self.scenario, hub=self.hub, clock=self._clock, seed=self.seed
+        self._faults = FaultBook(
+            clock=self._clock,
+            seed=self.seed,
+            sessions=lambda: list(self.sessions.values()),
+            watch_publishes=self.hub.watch,
         )
-        if self.scenario.synthetic is not None:
-            self.market = MarketRuntime(
-                self.scenario, hub=self.hub, clock=self._clock, seed=self.seed
-            )
         self._runner = web.AppRunner(
             build_app(self),
             access_log=None,
@@ -113,9 +117,7 @@ class MockServer:
             # E.g. the port is taken: undo the setup, so nothing is left half-started.
             await self.stop()
             raise
-        self._runtime.start()
-        if self.market is not None:
-            self.market.start()
+        self._start_scenario()
         log.info("paradex-mock listening on %s (scenario %s)", self.ws_url, self.scenario.name)
         return self
 
@@ -123,10 +125,9 @@ class MockServer:
         """Close every connection with 1001 (going away), then stop listening."""
         if self._runner is None:
             return
-        if self._runtime is not None:
-            await self._runtime.stop()
-        if self.market is not None:
-            await self.market.stop()
+        await self._stop_scenario()
+        if self._faults is not None:
+            self._faults.clear()
         # Stop accepting first, so nobody connects while we close the others.
         if self._site is not None:
             await self._site.stop()
@@ -144,6 +145,30 @@ class MockServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    def _start_scenario(self) -> None:
+        """Start the scenario's players and market, and arm its faults."""
+        assert self._clock is not None
+        assert self._faults is not None
+        self._runtime = ScenarioRuntime(
+            self.scenario, hub=self.hub, clock=self._clock, seed=self.seed
+        )
+        self._runtime.start()
+        if self.scenario.synthetic is not None:
+            self.market = MarketRuntime(
+                self.scenario, hub=self.hub, clock=self._clock, seed=self.seed
+            )
+            self.market.start()
+        for fault in self.scenario.faults:
+            self._faults.add(fault)
+
+    async def _stop_scenario(self) -> None:
+        if self._runtime is not None:
+            await self._runtime.stop()
+            self._runtime = None
+        if self.market is not None:
+            await self.market.stop()
+            self.market = None
 
     # Where it listens
 
@@ -184,6 +209,97 @@ class MockServer:
     def token(self, account: str = "0x1", *, ttl_s: float = DEFAULT_TOKEN_TTL_S) -> str:
         """A JWT this server's ``auth`` accepts for ``account``."""
         return mint(account, ttl_s=ttl_s)
+
+    # Faults (docs/faults.md)
+
+    @property
+    def faults(self) -> FaultBook:
+        """The server's faults: iterate, ``get(name)``, ``remove(name)``, ``clear()``."""
+        if self._faults is None:
+            raise ConfigError("the server is not started")
+        return self._faults
+
+    def fault(self, kind: str, **options: Any) -> FaultHandle:
+        """Add a fault now; the handle is a context manager that removes it again::
+
+            with server.fault("drop_messages", channel="bbo.*", probability=0.5):
+                ...
+
+        ``options`` are the envelope's (``name``, ``target``, ``probability``,
+        ``count``, ``for_s``, and one trigger: ``at``, ``after``, ``on_subscribe``,
+        ``on_auth``, ``on_connection``) and, for everything else, the kind's
+        parameters. A ``target`` may be a ``Session``, "all" or a mapping.
+        """
+        return FaultHandle(self.faults, self.faults.add(self._decode(kind, options)))
+
+    def add_fault(self, spec: Mapping[str, Any]) -> ActiveFault:
+        """Add a fault from its envelope as plain data (what the control API takes)."""
+        return self.faults.add(decode_fault(spec, name=self.faults.next_name()))
+
+    def _decode(self, kind: str, options: dict[str, Any]) -> Fault:
+        spec: dict[str, Any] = {"kind": kind}
+        params: dict[str, Any] = {}
+        for key, value in options.items():
+            if key == "for_s":
+                spec["for"] = value
+            elif key == "target" and isinstance(value, Session):
+                spec["target"] = {"session": value.id}
+            elif key in ENVELOPE_KEYS:
+                spec[key] = value
+            else:
+                params[key] = value
+        if params:
+            spec["params"] = params
+        return decode_fault(spec, name=self.faults.next_name())
+
+    def close_all(self, code: int = 1012, reason: str = "service restart") -> FaultHandle:
+        """Close every open connection with ``code`` and ``reason``."""
+        return self.fault("close", code=code, reason=reason)
+
+    def drop_all(self) -> FaultHandle:
+        """Drop every open connection at once (TCP closed, no close frame): a "restart"."""
+        return self.fault("drop")
+
+    def refuse_connections(self, *, for_s: float | None = None, **params: Any) -> FaultHandle:
+        """Turn new connections away (HTTP 503 by default) until removed or ``for_s`` ends."""
+        return self.fault("refuse_connections", for_s=for_s, **params)
+
+    async def load_scenario(self, scenario: str | Path | Scenario) -> Scenario:
+        """Replace the running scenario (a bundled name, a file, or a loaded ``Scenario``).
+
+        Open connections stay; their subscriptions are fed by the new scenario,
+        and get its on-subscribe messages again. Faults the old scenario armed
+        are removed; faults added since (by a test or the control API) stay.
+        """
+        if not isinstance(scenario, Scenario):
+            scenario = loader.load(scenario, search=self.config.scenario_dirs)
+        await self._replace_scenario(scenario)
+        return scenario
+
+    async def reset(self) -> None:
+        """Back to the baseline: no faults, the scenario the server started with
+        (restarted from its beginning), no closed-session history."""
+        self.faults.clear()
+        self.closed_sessions.clear()
+        await self._replace_scenario(self._baseline)
+
+    async def _replace_scenario(self, scenario: Scenario) -> None:
+        for fault in self.scenario.faults:
+            self.faults.remove(fault.name)
+        await self._stop_scenario()
+        self.scenario = scenario
+        self.seed = self.config.seed if self.config.seed is not None else scenario.seed
+        self.policy = self._policy()
+        self.hub.clear_latest()
+        self._start_scenario()
+        for session in list(self.sessions.values()):
+            session.rpc.policy = self.policy
+            for channel in session.rpc.subscriptions.values():
+                if self._runtime is not None:
+                    self._runtime.subscribed(session, channel)
+                if self.market is not None:
+                    self.market.subscribed(session, channel)
+        log.info("scenario %s loaded", scenario.name)
 
     # Waiting for clients, without sleeping
 
@@ -236,11 +352,17 @@ class MockServer:
             timeout=self.config.close_timeout_s,
         )
 
-    async def serve_connection(self, request: web.Request, ws: web.WebSocketResponse) -> None:
-        assert self._clock is not None
+    def connection_attempt(self) -> tuple[int, Refusal | None]:
+        """Number the next connection, and say whether a fault refuses it."""
         self._connections += 1
+        return self._connections, self.faults.connection_attempt(self._connections)
+
+    async def serve_connection(
+        self, request: web.Request, ws: web.WebSocketResponse, *, number: int
+    ) -> None:
+        assert self._clock is not None
         session = Session(
-            number=self._connections,
+            number=number,
             request=request,
             ws=ws,
             config=self.config,
@@ -250,6 +372,7 @@ class MockServer:
             on_pong_timeout=self.scenario.behaviour.on_pong_timeout,
         )
         self.sessions[session.id] = session
+        self.faults.session_opened(session)
         self._notify()
         task = asyncio.current_task()
         if task is not None:
@@ -262,19 +385,26 @@ class MockServer:
 
     def session_subscribed(self, session: Session, channel: Channel) -> None:
         self.hub.subscribe(channel.name, session)
-        assert self._runtime is not None
-        self._runtime.subscribed(session, channel)
+        # Faults first: a channel target or an on_subscribe trigger covers what the
+        # new subscriber is sent at once.
+        self.faults.session_subscribed(session, channel.name)
+        if self._runtime is not None:
+            self._runtime.subscribed(session, channel)
         if self.market is not None:
             self.market.subscribed(session, channel)
         self._notify()
 
     def session_unsubscribed(self, session: Session, channel: Channel) -> None:
         self.hub.unsubscribe(channel.name, session)
-        assert self._runtime is not None
-        self._runtime.unsubscribed(session, channel.name)
+        if self._runtime is not None:
+            self._runtime.unsubscribed(session, channel.name)
         if self.market is not None:
             self.market.unsubscribed(session, channel.name)
+        self.faults.session_changed(session)
         self._notify()
+
+    def session_authenticated(self, session: Session) -> None:
+        self.faults.session_authenticated(session)
 
     def session_changed(self, session: Session) -> None:
         self._notify()
@@ -286,6 +416,8 @@ class MockServer:
             self._runtime.closed(session, names)
         if self.market is not None:
             self.market.closed(session, names)
+        if self._faults is not None:
+            self._faults.session_closed(session)
         self.sessions.pop(session.id, None)
         self.closed_sessions.append(session)
         self._notify()
@@ -293,3 +425,41 @@ class MockServer:
     def all_sessions(self) -> list[Session]:
         """Closed sessions (oldest first) then the open ones."""
         return [*self.closed_sessions, *self.sessions.values()]
+
+
+class FaultHandle:
+    """A fault added from Python: a context manager (sync or async) that removes it."""
+
+    def __init__(self, book: FaultBook, active: ActiveFault) -> None:
+        self._book = book
+        self.fault = active
+
+    @property
+    def name(self) -> str:
+        return self.fault.name
+
+    @property
+    def acts(self) -> int:
+        """How many times the fault took effect so far."""
+        return self.fault.acts
+
+    @property
+    def state(self) -> str:
+        return self.fault.state
+
+    def remove(self) -> None:
+        """Remove the fault (safe at any moment, and more than once)."""
+        if self._book.get(self.fault.name) is self.fault:
+            self._book.remove(self.fault.name)
+
+    def __enter__(self) -> FaultHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
+
+    async def __aenter__(self) -> FaultHandle:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.remove()

@@ -7,23 +7,32 @@ A ``Session`` pumps frames between aiohttp and the sans-I/O ``RpcSession``:
   channel data, in the order they were produced); a due ping jumps the queue;
 - a client that lets ``max_queued_messages`` frames pile up unsent is
   disconnected as a slow consumer (paradex-ws.md §5), so memory stays bounded.
+
+Faults (``mockserver.faults``) reach the session as a ``FaultView`` that the
+server's fault book hands it; each hook point asks the view (a session with no
+faults has the shared empty view and pays one attribute test).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 
 from mockserver.channels import Channel
-from mockserver.clock import Clock
+from mockserver.clock import Clock, Timer
 from mockserver.config import MockConfig
 from mockserver.errors import InvalidRequest
+from mockserver.faults.base import Outgoing
+from mockserver.faults.view import NO_FAULTS, FaultView
 from mockserver.keepalive import Keepalive
 from mockserver.protocol import Outcome, ProtocolPolicy, RpcSession
 
@@ -44,6 +53,8 @@ class SessionHost(Protocol):
 
     def session_unsubscribed(self, session: Session, channel: Channel) -> None: ...
 
+    def session_authenticated(self, session: Session) -> None: ...
+
     def session_closed(self, session: Session) -> None: ...
 
     # Anything a waiter may be watching: a frame received, a ping sent, a pong.
@@ -58,6 +69,8 @@ class ReceivedFrame:
     text: str
     # The error kind the server answered with, if any (errors.RPC_ERRORS keys).
     error: str | None = None
+    # Read but not acted on: a fault (black_hole) had the server ignore it.
+    ignored: bool = False
 
 
 class Session:
@@ -97,6 +110,12 @@ class Session:
         self._closing = False
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        # Frames a fault holds back: (due, order, frame), released by one timer.
+        self._delayed: list[tuple[float, int, str]] = []
+        self._delayed_order = itertools.count()
+        self._delay_timer: Timer | None = None
+        self.faults: FaultView = NO_FAULTS
+        self._bytes_per_s: float | None = None
         self.keepalive = Keepalive(
             clock,
             interval_s=config.ping_interval_s,
@@ -104,6 +123,7 @@ class Session:
             request_ping=self._request_ping,
             on_timeout=self._pong_timed_out,
         )
+        self.rpc.intercept = lambda request: self.faults.request_error(request)
 
     # What the rest of the server sees
 
@@ -123,19 +143,76 @@ class Session:
     def queued(self) -> int:
         return len(self._queue)
 
-    def deliver(self, frame: str) -> None:
-        """Queue a frame for the client; never blocks."""
+    def deliver(self, frame: str, channel: str | None = None) -> None:
+        """Queue a frame for the client (``channel``: the subscription it was framed
+        for; None for a reply); never blocks."""
         if self._closing:
             return
+        if not self.faults.outgoing:
+            self._enqueue(frame)
+            return
+        for item in self.faults.transform(self, Outgoing(frame, channel)):
+            if item.delay_s > 0:
+                self.send_later(item.frame, item.delay_s)
+            else:
+                self._enqueue(item.frame)
+
+    def _enqueue(self, frame: str) -> None:
         self._queue.append(frame)
-        if len(self._queue) >= self._config.max_queued_messages:
+        if len(self._queue) + len(self._delayed) >= self._config.max_queued_messages:
             log.warning(
                 "%s: %d frames unsent, disconnecting slow consumer", self.id, len(self._queue)
             )
-            self._queue.clear()
-            self.close_soon(*SLOW_CONSUMER_CLOSE)
+            self.disconnect_slow_consumer()
             return
         self._wake.set()
+
+    def disconnect_slow_consumer(self) -> None:
+        """Close as Paradex does when 2000+ messages accumulate (paradex-ws.md §5)."""
+        self._queue.clear()
+        self._delayed.clear()
+        self.close_soon(*SLOW_CONSUMER_CLOSE)
+
+    # What faults use (mockserver.faults.base.Subject)
+
+    def apply_faults(self, view: FaultView) -> None:
+        """The faults that apply to this session now (from the server's fault book)."""
+        self.faults = view
+        timeout = view.pong_timeout_s()
+        self.keepalive.timeout_s = timeout if timeout is not None else self._config.pong_timeout_s
+        self._bytes_per_s = view.bytes_per_s()
+
+    def send_later(self, frame: str, delay_s: float) -> None:
+        """Queue ``frame`` in ``delay_s`` seconds, past the faults (a held frame's release)."""
+        if self._closing:
+            return
+        if delay_s <= 0:
+            self._enqueue(frame)
+            return
+        due = self._clock.monotonic() + delay_s
+        order = next(self._delayed_order)
+        heapq.heappush(self._delayed, (due, order, frame))
+        if self._delayed[0][1] == order:  # the new earliest: move the one timer
+            if self._delay_timer is not None:
+                self._delay_timer.cancel()
+            self._delay_timer = self._clock.call_at(due, self._release_delayed)
+
+    def _release_delayed(self) -> None:
+        self._delay_timer = None
+        now = self._clock.monotonic()
+        while self._delayed and self._delayed[0][0] <= now:
+            self._enqueue(heapq.heappop(self._delayed)[2])
+        if self._delayed and not self._closing:
+            self._delay_timer = self._clock.call_at(self._delayed[0][0], self._release_delayed)
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        return self._clock.call_at(self._clock.monotonic() + delay_s, callback)
+
+    def forget_pending_pong(self) -> None:
+        self.keepalive.forget_unanswered()
+
+    def now(self) -> float:
+        return self._clock.monotonic()
 
     def close_soon(self, code: int, reason: str) -> None:
         """Start a close handshake without waiting for it."""
@@ -181,6 +258,8 @@ class Session:
             await self._read_loop()
         finally:
             self.keepalive.stop()
+            if self._delay_timer is not None:
+                self._delay_timer.cancel()
             self._closing = True
             self._wake.set()
             self._writer.cancel()
@@ -200,9 +279,11 @@ class Session:
             elif kind is WSMsgType.BINARY:
                 self._handle_binary()
             elif kind is WSMsgType.PING:
-                await ws.pong(message.data)
+                if not self.faults.blocked("client_ping"):
+                    await ws.pong(message.data)
             elif kind is WSMsgType.PONG:
-                self.keepalive.pong_received()
+                if not self.faults.blocked("pong"):
+                    self.keepalive.pong_received()
                 self._host.session_changed(self)
             else:  # CLOSE, CLOSING, CLOSED, ERROR: aiohttp has answered any close
                 if kind is WSMsgType.ERROR and isinstance(message.data, WebSocketError):
@@ -213,6 +294,10 @@ class Session:
 
     def _handle_text(self, text: str) -> None:
         received_us = self._clock.wall_us()
+        if self.faults.blocked("incoming"):
+            self.received.append(ReceivedFrame(received_us, text, ignored=True))
+            self._host.session_changed(self)
+            return
         self._apply(text, self.rpc.receive(text, received_us=received_us), received_us)
 
     def _handle_binary(self) -> None:
@@ -230,6 +315,8 @@ class Session:
             self._host.session_subscribed(self, outcome.subscribed)
         if outcome.unsubscribed is not None:
             self._host.session_unsubscribed(self, outcome.unsubscribed)
+        if outcome.authenticated is not None:
+            self._host.session_authenticated(self)
         self._host.session_changed(self)
 
     async def _write_loop(self) -> None:
@@ -242,7 +329,12 @@ class Session:
                     self.keepalive.ping_sent()
                     self._host.session_changed(self)
                 elif queue:
-                    await ws.send_str(queue.popleft())
+                    frame = queue.popleft()
+                    await ws.send_str(frame)
+                    if self._bytes_per_s is not None:  # a bandwidth fault: pace the link
+                        await self._clock.sleep_until(
+                            self._clock.monotonic() + len(frame.encode()) / self._bytes_per_s
+                        )
                 else:
                     self._wake.clear()
                     await self._wake.wait()
@@ -255,6 +347,8 @@ class Session:
     # Keepalive callbacks
 
     def _request_ping(self) -> None:
+        if self.faults.blocked("ping"):
+            return
         self._ping_due = True
         self._wake.set()
 

@@ -14,7 +14,7 @@ class Recorder:
     account: str | None = None
     frames: list[str] = field(default_factory=list)
 
-    def deliver(self, frame: str) -> None:
+    def deliver(self, frame: str, channel: str | None = None) -> None:
         self.frames.append(frame)
 
 

@@ -150,8 +150,8 @@ def test_deep_nesting_is_refused() -> None:
     ("yaml_text", "expected"),
     [
         ("versoin: 1\n", "s.yaml:1: versoin: unknown key (expected one of: version, name, "
-         "description, seed, markets, timeline, behaviour, auth, errors, synthetic, channels); "
-         "did you mean 'version'?"),
+         "description, seed, markets, timeline, behaviour, auth, errors, synthetic, channels, "
+         "faults); did you mean 'version'?"),
         ("markets: [BTC-USD-PERP]\nchannels:\n  bbo.BTC-USD-PERP:\n    mesages: []\n",
          "s.yaml:4: channels.bbo.BTC-USD-PERP.mesages: unknown key (expected one of: timeline, "
          "loop, on_subscribe, messages); did you mean 'messages'?"),

@@ -423,7 +423,7 @@ class MarketRuntime:
             return
         for symbol, data in self._current(channel):
             if self._feeds(_concrete(channel, symbol)):
-                recipient.deliver(encode_notification(channel.name, dumps(data)))
+                recipient.deliver(encode_notification(channel.name, dumps(data)), channel.name)
 
     def _current(self, channel: Channel) -> Iterator[tuple[str, dict[str, Any]]]:
         """(market, payload) of the state a new subscriber of ``channel`` gets."""
@@ -475,7 +475,9 @@ class MarketRuntime:
         for event in account.snapshot(self.now_ms):
             concrete = account_channel(event)
             if channel.name in delivery_names(concrete) and self._feeds(concrete):
-                recipient.deliver(encode_notification(channel.name, dumps(event.payload)))
+                recipient.deliver(
+                    encode_notification(channel.name, dumps(event.payload)), channel.name
+                )
 
     def account(self, address: str, *, superseded: str | None = None) -> AccountSim:
         """The account's ``AccountSim``, created (and its orders rested) on first use.

@@ -32,11 +32,14 @@ from mockserver.channels import CATALOGUE, family_of, parse_channel
 from mockserver.errors import (
     RPC_ERRORS,
     ErrorShape,
+    FaultSpecError,
     InvalidChannel,
     RpcError,
     ScenarioError,
     ScenarioErrors,
 )
+from mockserver.faults.decode import decode_fault
+from mockserver.faults.model import Fault
 from mockserver.market.model import MarketSpec
 from mockserver.protocol import AuthPolicy
 from mockserver.scenario.model import (
@@ -93,7 +96,7 @@ T = TypeVar("T")
 
 _TOP_KEYS = (
     "version", "name", "description", "seed", "markets", "timeline",
-    "behaviour", "auth", "errors", "synthetic", "channels",
+    "behaviour", "auth", "errors", "synthetic", "channels", "faults",
 )  # fmt: skip
 _MARKET_KEYS = (
     "price", "tick", "size_increment", "volatility", "book_levels", "level_size",
@@ -190,6 +193,7 @@ class _ScenarioReader(Reader):
             auth=auth,
             errors=value("errors", self.errors, {}),
             synthetic=synthetic,
+            faults=value("faults", self.faults, ()),
         )
 
     def markets(self, node: Node, key: str) -> tuple[tuple[str, ...], dict[str, MarketSettings]]:
@@ -600,6 +604,39 @@ class _ScenarioReader(Reader):
                 else self.string(data_node, join_key(key, "data"))
             )
         return ErrorShape(code, message, data)
+
+    def faults(self, node: Node, key: str) -> tuple[Fault, ...]:
+        """``faults:``: a list of fault envelopes, read by the same decoder as the control API."""
+        faults: list[Fault] = []
+        for index, item in enumerate(self.sequence(node, key)):
+            fault = self.attempt(lambda i=index, n=item: self.fault(n, f"{key}[{i}]", i))
+            if fault is None:
+                continue
+            if any(f.name == fault.name for f in faults):
+                self.attempt(
+                    lambda n=item, i=index, f=fault: self.fail(
+                        n, f"{key}[{i}].name", f"another fault is named {f.name!r}"
+                    )
+                )
+                continue
+            faults.append(fault)
+        return tuple(faults)
+
+    def fault(self, node: Node, key: str, index: int) -> Fault:
+        data, lines = self.plain(node, key)
+        try:
+            return decode_fault(data, name=f"scenario.{index + 1}", line=node.start_mark.line + 1)
+        except FaultSpecError as error:
+            path = error.path
+            while path and path not in lines:  # the nearest enclosing value with a line
+                path = path.rpartition(".")[0]
+            line = lines.get(path, node.start_mark.line + 1)
+            self.problems.append(
+                ScenarioError(
+                    error.problem, file=self.file, line=line, key=join_key(key, error.path)
+                )
+            )
+            raise Abandon() from None
 
     def channels(self, node: Node, key: str, context: _ChannelContext) -> tuple[ChannelScript, ...]:
         scripts: list[ChannelScript] = []

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from mockserver.errors import ErrorShape
+from mockserver.faults.model import Fault
 from mockserver.market.model import MarketSpec
 from mockserver.market.specs import spec_for
 from mockserver.protocol import AuthPolicy
@@ -175,6 +176,8 @@ class Scenario:
     auth: AuthPolicy = field(default_factory=AuthPolicy)
     errors: Mapping[str, ErrorShape] = field(default_factory=dict)
     synthetic: Synthetic | None = None  # None: no synthetic market, only the scripts
+    # Armed when the scenario starts (docs/faults.md); `at` counts from then.
+    faults: tuple[Fault, ...] = ()
 
     def script(self, channel: str) -> ChannelScript | None:
         return next((c for c in self.channels if c.channel == channel), None)

@@ -41,11 +41,10 @@ from mockserver.scenario.templates import (
     Static,
     Template,
 )
+from mockserver.units import DURATION_HINT, parse_duration
 
 MAX_NODES = 200_000  # values visited, aliases counted each time they are used
 MAX_DEPTH = 64  # collections nested in collections (libyaml itself stops at 1000)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _YAML_TAG = "tag:yaml.org,2002:"
 _MERGE_TAG = _YAML_TAG + "merge"
 _STR_TAG = _YAML_TAG + "str"
@@ -225,6 +224,30 @@ class Reader:
             self.count(item)
         return list(node.value)
 
+    def plain(self, node: Node, key: str) -> tuple[Any, dict[str, int]]:
+        """A subtree as plain data (dicts, lists, scalars) for a decoder that reads plain
+        data, with the line of each value by its dotted path ("" is ``node`` itself)."""
+        lines: dict[str, int] = {}
+
+        def walk(node: Node, path: str) -> Any:
+            lines[path] = node.start_mark.line + 1
+            where = join_key(key, path)
+            if isinstance(node, MappingNode):
+                with self.entering(node, where):
+                    return {
+                        name: walk(value, join_key(path, name))
+                        for name, (_, value) in self.mapping(node, where, ()).items()
+                    }
+            if isinstance(node, SequenceNode):
+                with self.entering(node, where):
+                    return [
+                        walk(item, f"{path}[{i}]")
+                        for i, item in enumerate(self.sequence(node, where))
+                    ]
+            return self.scalar(node, where)
+
+        return walk(node, ""), lines
+
     # Scalars
 
     def scalar(self, node: Node, key: str) -> Any:
@@ -273,20 +296,11 @@ class Reader:
     def duration(self, node: Node, key: str, *, positive: bool = False) -> float:
         """Seconds: a number, or a string with a unit: "250ms", "2s", "1.5m", "1h"."""
         value = self.scalar(node, key)
-        seconds: float | None = None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            seconds = float(value)
-        elif isinstance(value, str) and (match := _DURATION.match(value)):
-            seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
-        if seconds is not None and seconds < 0:
+        seconds = parse_duration(value)
+        if seconds is None:
+            self.fail(node, key, f"{DURATION_HINT}; got {value!r}")
+        if seconds < 0:
             self.fail(node, key, f"a duration cannot be negative, got {value!r}")
-        if seconds is None or not math.isfinite(seconds):
-            self.fail(
-                node,
-                key,
-                "expected a duration: seconds, or a number with a unit "
-                f"(ms, s, m, h) such as '250ms' or '2s'; got {value!r}",
-            )
         if positive and seconds <= 0:
             self.fail(node, key, "must be more than zero")
         return seconds
