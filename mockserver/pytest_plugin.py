@@ -28,6 +28,14 @@ Layers (override whichever you need):
   from the config and marker above with ``options`` applied last, and all are
   stopped at teardown. (Sync tests: ``with ThreadedMockServer(config.but(...))``.)
 
+Faults (docs/faults.md) are context managers that undo themselves, on every
+server the fixtures give::
+
+    with paradex_mock.fault("drop_messages", channel="bbo.*", probability=0.5):
+        ...
+    paradex_mock.drop_all()                     # every connection, no close frame
+    paradex_mock.refuse_connections(for_s=1.0)  # HTTP 503 for a second
+
 Every server listens on its own ephemeral port and is stopped (clients closed
 with 1001) when the test ends, whether it passed or not. A server that cannot
 start (unknown scenario, a scenario file's ``file:line: key: problem``, a

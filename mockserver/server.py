@@ -50,7 +50,26 @@ def load_scenario(config: MockConfig) -> Scenario:
     return loader.load(config.scenario, search=config.scenario_dirs)
 
 
-class MockServer:
+class FaultShortcuts:
+    """The common faults by name, for ``MockServer`` and ``ThreadedMockServer`` alike."""
+
+    def fault(self, kind: str, **options: Any) -> FaultHandle:
+        raise NotImplementedError
+
+    def close_all(self, code: int = 1012, reason: str = "service restart") -> FaultHandle:
+        """Close every open connection with ``code`` and ``reason``."""
+        return self.fault("close", code=code, reason=reason)
+
+    def drop_all(self) -> FaultHandle:
+        """Drop every open connection at once (TCP closed, no close frame): a "restart"."""
+        return self.fault("drop")
+
+    def refuse_connections(self, *, for_s: float | None = None, **params: Any) -> FaultHandle:
+        """Turn new connections away (HTTP 503 by default) until removed or ``for_s`` ends."""
+        return self.fault("refuse_connections", for_s=for_s, **params)
+
+
+class MockServer(FaultShortcuts):
     """A paradex-mock server bound to one host and port."""
 
     def __init__(self, config: MockConfig | None = None) -> None:
@@ -252,18 +271,6 @@ class MockServer:
             spec["params"] = params
         return decode_fault(spec, name=self.faults.next_name())
 
-    def close_all(self, code: int = 1012, reason: str = "service restart") -> FaultHandle:
-        """Close every open connection with ``code`` and ``reason``."""
-        return self.fault("close", code=code, reason=reason)
-
-    def drop_all(self) -> FaultHandle:
-        """Drop every open connection at once (TCP closed, no close frame): a "restart"."""
-        return self.fault("drop")
-
-    def refuse_connections(self, *, for_s: float | None = None, **params: Any) -> FaultHandle:
-        """Turn new connections away (HTTP 503 by default) until removed or ``for_s`` ends."""
-        return self.fault("refuse_connections", for_s=for_s, **params)
-
     async def load_scenario(self, scenario: str | Path | Scenario) -> Scenario:
         """Replace the running scenario (a bundled name, a file, or a loaded ``Scenario``).
 
@@ -428,11 +435,26 @@ class MockServer:
 
 
 class FaultHandle:
-    """A fault added from Python: a context manager (sync or async) that removes it."""
+    """A fault added from Python: a context manager (sync or async) that removes it.
 
-    def __init__(self, book: FaultBook, active: ActiveFault) -> None:
+    ``run`` is how removal reaches the server's loop: directly for an in-process
+    server, through ``ThreadedMockServer.call`` for one on a background thread.
+    """
+
+    def __init__(
+        self,
+        book: FaultBook,
+        active: ActiveFault,
+        *,
+        run: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
         self._book = book
         self.fault = active
+        self._run = run
+
+    def running_with(self, run: Callable[[Callable[[], None]], None]) -> FaultHandle:
+        """The same fault, removed through ``run``."""
+        return FaultHandle(self._book, self.fault, run=run)
 
     @property
     def name(self) -> str:
@@ -445,10 +467,17 @@ class FaultHandle:
 
     @property
     def state(self) -> str:
+        """armed, active, spent, expired or removed."""
         return self.fault.state
 
     def remove(self) -> None:
         """Remove the fault (safe at any moment, and more than once)."""
+        if self._run is None:
+            self._remove()
+        else:
+            self._run(self._remove)
+
+    def _remove(self) -> None:
         if self._book.get(self.fault.name) is self.fault:
             self._book.remove(self.fault.name)
 

@@ -21,12 +21,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from mockserver.config import MockConfig
 from mockserver.errors import ConfigError
-from mockserver.server import MockServer
+from mockserver.scenario.model import Scenario
+from mockserver.server import FaultHandle, FaultShortcuts, MockServer
 from mockserver.tokens import DEFAULT_TOKEN_TTL_S, mint
 
 T = TypeVar("T")
@@ -38,7 +40,7 @@ STOP_TIMEOUT_S = 10.0
 CALL_TIMEOUT_S = 5.0
 
 
-class ThreadedMockServer:
+class ThreadedMockServer(FaultShortcuts):
     """A paradex-mock server running on an event loop in a background thread."""
 
     def __init__(
@@ -202,6 +204,33 @@ class ThreadedMockServer:
     def token(self, account: str = "0x1", *, ttl_s: float = DEFAULT_TOKEN_TTL_S) -> str:
         """A JWT this server's ``auth`` accepts for ``account``."""
         return mint(account, ttl_s=ttl_s)
+
+    def run(
+        self, coroutine: Callable[[], Coroutine[Any, Any, T]], *, timeout: float = CALL_TIMEOUT_S
+    ) -> T:
+        """Run ``await coroutine()`` on the loop thread and return its result."""
+        loop = self._running_loop()
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("run would block the server's own loop thread")
+        return _result(asyncio.run_coroutine_threadsafe(coroutine(), loop), timeout)
+
+    # Faults (docs/faults.md): as MockServer's, safe from the caller's thread
+
+    def fault(self, kind: str, **options: Any) -> FaultHandle:
+        """Add a fault now; the handle is a context manager that removes it again."""
+        server = self.server
+        handle = self.call(lambda: server.fault(kind, **options))
+        return handle.running_with(self.call)
+
+    def load_scenario(self, scenario: str | Path | Scenario) -> Scenario:
+        """Replace the running scenario (see ``MockServer.load_scenario``)."""
+        server = self.server
+        return self.run(lambda: server.load_scenario(scenario))
+
+    def reset(self) -> None:
+        """Back to the baseline: no faults, the start-up scenario restarted."""
+        server = self.server
+        self.run(server.reset)
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
