@@ -72,8 +72,6 @@ class Hub:
         private = account is not None and is_private(channel)
         audience = account if private else None
         self._latest.setdefault(channel, {})[audience] = (next(self._publishes), data_json)
-        if self._watcher is not None:
-            self._watcher(channel)
         delivered = 0
         for name in delivery_names(channel):
             subscribers = self._subscribers.get(name)
@@ -86,6 +84,8 @@ class Hub:
                     continue
                 subscriber.deliver(frame, name)
                 delivered += 1
+        if self._watcher is not None:  # after delivery: "after N messages" spares the N-th
+            self._watcher(channel)
         return delivered
 
     def latest_for(self, name: str, *, account: str | None = None) -> list[tuple[str, str]]:

@@ -253,7 +253,7 @@ class MockServer(FaultShortcuts):
 
     def add_fault(self, spec: Mapping[str, Any]) -> ActiveFault:
         """Add a fault from its envelope as plain data (what the control API takes)."""
-        return self.faults.add(decode_fault(spec, name=self.faults.next_name()))
+        return self.faults.add(decode_fault(spec, name=self._default_name(spec)))
 
     def _decode(self, kind: str, options: dict[str, Any]) -> Fault:
         spec: dict[str, Any] = {"kind": kind}
@@ -269,7 +269,13 @@ class MockServer(FaultShortcuts):
                 params[key] = value
         if params:
             spec["params"] = params
-        return decode_fault(spec, name=self.faults.next_name())
+        return decode_fault(spec, name=self._default_name(spec))
+
+    def _default_name(self, spec: Mapping[str, Any]) -> str:
+        """The name a fault gets if its envelope gives none (f1, f2, ...)."""
+        if isinstance(spec, Mapping) and "name" in spec:
+            return "unnamed"  # not used: the envelope's own name is read
+        return self.faults.next_name()
 
     async def load_scenario(self, scenario: str | Path | Scenario) -> Scenario:
         """Replace the running scenario (a bundled name, a file, or a loaded ``Scenario``).
@@ -286,7 +292,7 @@ class MockServer(FaultShortcuts):
     async def reset(self) -> None:
         """Back to the baseline: no faults, the scenario the server started with
         (restarted from its beginning), no closed-session history."""
-        self.faults.clear()
+        self.faults.reset()
         self.closed_sessions.clear()
         await self._replace_scenario(self._baseline)
 
@@ -296,6 +302,7 @@ class MockServer(FaultShortcuts):
         await self._stop_scenario()
         self.scenario = scenario
         self.seed = self.config.seed if self.config.seed is not None else scenario.seed
+        self.faults.seed = self.seed
         self.policy = self._policy()
         self.hub.clear_latest()
         self._start_scenario()

@@ -114,6 +114,7 @@ class Session:
         self._delayed: list[tuple[float, int, str]] = []
         self._delayed_order = itertools.count()
         self._delay_timer: Timer | None = None
+        self._delivering_at: float | None = None  # the clock reading of a delivery under way
         self.faults: FaultView = NO_FAULTS
         self._bytes_per_s: float | None = None
         self.keepalive = Keepalive(
@@ -151,11 +152,17 @@ class Session:
         if not self.faults.outgoing:
             self._enqueue(frame)
             return
-        for item in self.faults.transform(self, Outgoing(frame, channel)):
-            if item.delay_s > 0:
-                self.send_later(item.frame, item.delay_s)
-            else:
-                self._enqueue(item.frame)
+        # One clock reading for the whole delivery: a fault's due time (now() + delay)
+        # is then exactly the one send_later schedules, so latency keeps frame order.
+        self._delivering_at = self._clock.monotonic()
+        try:
+            for item in self.faults.transform(self, Outgoing(frame, channel)):
+                if item.delay_s > 0:
+                    self.send_later(item.frame, item.delay_s)
+                else:
+                    self._enqueue(item.frame)
+        finally:
+            self._delivering_at = None
 
     def _enqueue(self, frame: str) -> None:
         self._queue.append(frame)
@@ -189,7 +196,7 @@ class Session:
         if delay_s <= 0:
             self._enqueue(frame)
             return
-        due = self._clock.monotonic() + delay_s
+        due = self.now() + delay_s
         order = next(self._delayed_order)
         heapq.heappush(self._delayed, (due, order, frame))
         if self._delayed[0][1] == order:  # the new earliest: move the one timer
@@ -212,6 +219,8 @@ class Session:
         self.keepalive.forget_unanswered()
 
     def now(self) -> float:
+        if self._delivering_at is not None:
+            return self._delivering_at
         return self._clock.monotonic()
 
     def close_soon(self, code: int, reason: str) -> None:
@@ -294,15 +303,23 @@ class Session:
 
     def _handle_text(self, text: str) -> None:
         received_us = self._clock.wall_us()
-        if self.faults.blocked("incoming"):
-            self.received.append(ReceivedFrame(received_us, text, ignored=True))
-            self._host.session_changed(self)
+        if self._ignored(text, received_us):
             return
         self._apply(text, self.rpc.receive(text, received_us=received_us), received_us)
+
+    def _ignored(self, text: str, received_us: int) -> bool:
+        """A fault (black_hole) has the frame recorded but not acted on."""
+        if not self.faults.blocked("incoming"):
+            return False
+        self.received.append(ReceivedFrame(received_us, text, ignored=True))
+        self._host.session_changed(self)
+        return True
 
     def _handle_binary(self) -> None:
         # Paradex: "Client messages must always be sent as JSON-RPC text frames".
         received_us = self._clock.wall_us()
+        if self._ignored("<binary frame>", received_us):
+            return
         error = InvalidRequest("send JSON-RPC requests as text frames, not binary")
         self._apply("<binary frame>", self.rpc.reject(error, received_us=received_us), received_us)
 
@@ -353,7 +370,7 @@ class Session:
         self._wake.set()
 
     def _pong_timed_out(self) -> None:
-        log.info("%s: no pong within %ss, terminating", self.id, self._config.pong_timeout_s)
+        log.info("%s: no pong within %ss, terminating", self.id, self.keepalive.timeout_s)
         action = self._on_pong_timeout
         if action is None:
             self.drop()

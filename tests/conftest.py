@@ -64,6 +64,15 @@ class Client:
 Connect = Callable[..., Awaitable[Client]]
 
 
+def sync_call(ws: Any, request_id: int, method: str, **params: Any) -> dict[str, Any]:
+    """Send a JSON-RPC request on a websocket-client connection and return its reply."""
+    ws.send(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}))
+    while True:
+        reply: dict[str, Any] = json.loads(ws.recv())
+        if reply.get("id") == request_id:
+            return reply
+
+
 @pytest.fixture
 async def connect(paradex_mock: MockServer) -> AsyncIterator[Connect]:
     """Open raw clients to the test's paradex_mock server: ``await connect(path="/v1")``."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 import websocket
-from conftest import Connect
+from conftest import Connect, sync_call
 
 from mockserver.server import MockServer
 from mockserver.threaded import ThreadedMockServer
@@ -81,15 +80,6 @@ async def test_load_scenario_replaces_the_scenario_for_open_connections(
     assert paradex_mock.scenario.name == "empty"
 
 
-def rpc(ws: websocket.WebSocket, request_id: int, method: str, **params: Any) -> dict[str, Any]:
-    """Send a request with websocket-client and return its reply."""
-    ws.send(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}))
-    while True:
-        reply: dict[str, Any] = json.loads(ws.recv())
-        if reply.get("id") == request_id:
-            return reply
-
-
 def test_threaded_close_reaches_a_blocking_client(paradex_mock_sync: ThreadedMockServer) -> None:
     """A threaded ``fault("close", ...)`` closes a websocket-client connection with its code."""
     ws = websocket.create_connection(paradex_mock_sync.ws_url, timeout=TIMEOUT_S)
@@ -113,7 +103,7 @@ def test_threaded_refusal_is_undone_by_its_with_block(
         websocket.create_connection(paradex_mock_sync.ws_url, timeout=TIMEOUT_S)
     assert refused.value.status_code == 503
     ws = websocket.create_connection(paradex_mock_sync.ws_url, timeout=TIMEOUT_S)
-    assert rpc(ws, 1, "subscribe", channel=CHANNEL)["result"] == {"channel": CHANNEL}
+    assert sync_call(ws, 1, "subscribe", channel=CHANNEL)["result"] == {"channel": CHANNEL}
     ws.close()
 
 

@@ -6,10 +6,10 @@ import json
 import threading
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import websocket
+from conftest import sync_call
 
 from mockserver.config import MockConfig
 from mockserver.errors import ConfigError, ScenarioError
@@ -42,15 +42,6 @@ def client(mock: ThreadedMockServer) -> Iterator[websocket.WebSocket]:
         yield ws
     finally:
         ws.close()
-
-
-def call(ws: websocket.WebSocket, request_id: int, method: str, **params: Any) -> dict[str, Any]:
-    """Send a JSON-RPC request and return the reply with its id."""
-    ws.send(json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}))
-    while True:
-        reply: dict[str, Any] = json.loads(ws.recv())
-        if reply.get("id") == request_id:
-            return reply
 
 
 def mock_threads() -> list[threading.Thread]:
@@ -113,7 +104,7 @@ def test_publish_from_the_test_thread(
     mock: ThreadedMockServer, client: websocket.WebSocket
 ) -> None:
     """publish() from the caller's thread reaches a subscribed client and counts it."""
-    ack = call(client, 1, "subscribe", channel=CHANNEL)
+    ack = sync_call(client, 1, "subscribe", channel=CHANNEL)
     assert ack["result"] == {"channel": CHANNEL}
     assert mock.publish(CHANNEL, {"market": "BTC-USD-PERP", "bid": "1"}) == 1
     frame = json.loads(client.recv())
@@ -155,7 +146,7 @@ def test_wait_for_times_out_with_an_assertion(mock: ThreadedMockServer) -> None:
 
 def test_token_is_accepted_by_auth(mock: ThreadedMockServer, client: websocket.WebSocket) -> None:
     """token() mints a JWT the server's auth accepts."""
-    reply = call(client, 1, "auth", bearer=mock.token("0xabc"))
+    reply = sync_call(client, 1, "auth", bearer=mock.token("0xabc"))
     assert "node_id" in reply["result"]
     mock.wait_for(lambda: any(s.account == "0xabc" for s in mock.server.sessions.values()))
 

@@ -23,7 +23,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from mockserver.faults.model import SessionLike
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mockserver.clock import Timer
     from mockserver.errors import RpcError
     from mockserver.faults.active import ActiveFault
     from mockserver.protocol import Request
@@ -38,20 +43,8 @@ class ParamError(ValueError):
         super().__init__(f"{field}: {problem}")
 
 
-class Subject(Protocol):
-    """A session as the faults see it."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def number(self) -> int: ...
-
-    @property
-    def account(self) -> str | None: ...
-
-    @property
-    def subscriptions(self) -> list[str]: ...
+class Subject(SessionLike, Protocol):
+    """A session as the faults see it: what targets match on, and what kinds act on."""
 
     def close_soon(self, code: int, reason: str) -> None: ...
 
@@ -61,6 +54,9 @@ class Subject(Protocol):
 
     def send_later(self, frame: str, delay_s: float) -> None:
         """Queue ``frame`` after ``delay_s``, past every fault (a held frame's release)."""
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` in ``delay_s`` seconds, on the session's clock."""
 
     def forget_pending_pong(self) -> None:
         """Stop waiting for the pong of a ping already sent."""
@@ -131,6 +127,9 @@ class FaultKind:
 
     def activated(self, fault: ActiveFault, session: Subject) -> None:
         """A condition starts applying to ``session``."""
+
+    def subscribed(self, fault: ActiveFault, session: Subject, name: str) -> None:
+        """A session the fault applies to subscribed to ``name``."""
 
     def removed(self, fault: ActiveFault, sessions: list[Subject]) -> None:
         """The fault is gone: undo whatever it still holds."""

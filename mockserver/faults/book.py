@@ -53,7 +53,9 @@ class FaultBook:
         watch_publishes: Callable[[Callable[[str], None] | None], None],
     ) -> None:
         self._clock = clock
-        self._seed = seed
+        # Each fault's RNG is seeded from this and its name (the server updates it
+        # when the scenario, and with it the seed, is replaced).
+        self.seed = seed
         self._sessions = sessions
         self._watch_publishes = watch_publishes
         self._faults: dict[str, ActiveFault] = {}
@@ -85,7 +87,7 @@ class FaultBook:
             raise DuplicateFault("name", f"a fault named {fault.name!r} exists already")
         active = ActiveFault(
             fault,
-            rng=random.Random(timeline_seed(self._seed, "fault", fault.name)),
+            rng=random.Random(timeline_seed(self.seed, "fault", fault.name)),
             added_at=self._clock.monotonic(),
             on_spent=lambda f: self._end(f, "spent"),
         )
@@ -110,6 +112,13 @@ class FaultBook:
     def clear(self) -> None:
         for active in list(self._faults.values()):
             self._end(active, "removed")
+
+    def reset(self) -> None:
+        """Remove every fault and forget the ended ones; names start again at f1, so
+        a test repeated after a reset draws the same random numbers."""
+        self.clear()
+        self.ended.clear()
+        self._numbers = itertools.count(1)
 
     # Events from the server
 
@@ -144,7 +153,10 @@ class FaultBook:
             waiting = self._waiting_for(active, "on_subscribe") and pattern is not None
             if waiting and channel_matches(pattern, name):
                 self._activate(active, session)
-        session.apply_faults(self.view_for(session))
+        view = self.view_for(session)
+        for active in view.faults:
+            active.kind.subscribed(active, session, name)
+        session.apply_faults(view)
 
     def session_authenticated(self, session: FaultedSession) -> None:
         for active in self:
@@ -226,10 +238,11 @@ class FaultBook:
         hit = [s for s in targets if active.draw()]
         for session in hit:
             active.kind.act(active, session)
-        once = not active.fault.trigger.per_session
-        # Fired by time or by messages, an action happens once; fired by a session's
-        # event, it counts the events that hit.
-        if (hit or once) and active.spend() and once and active.state == "active":
+        if hit:
+            active.spend()  # one act per firing that reached somebody
+        # Fired by time or by messages, an action happens once (even on nobody); fired
+        # by a session's event, it waits for the next event until its count is spent.
+        if not active.fault.trigger.per_session and active.state == "active":
             self._end(active, "spent")
 
     def _later(self, active: ActiveFault, delay_s: float, callback: Callable[[], None]) -> None:

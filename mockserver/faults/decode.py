@@ -213,7 +213,7 @@ def decode_fault(data: Any, *, name: str, line: int = 0) -> Fault:
     if "kind" not in envelope:
         raise FaultSpecError("kind", f"required (one of: {', '.join(sorted(KINDS))})")
     kind_name = envelope["kind"]
-    if kind_name not in KINDS:
+    if not isinstance(kind_name, str) or kind_name not in KINDS:  # a list is not hashable
         known = sorted(KINDS)
         raise FaultSpecError(
             "kind",

@@ -66,15 +66,17 @@ class Latency(ChannelFiltered):
     Params = LatencyParams
 
     def outgoing(self, fault: ActiveFault, session: Subject, item: Outgoing) -> list[Outgoing]:
-        if not fault.fires():
-            return [item]
-        p = self.params
-        delay_ms = p.delay_ms + (fault.rng.uniform(-p.jitter_ms, p.jitter_ms) if p.jitter_ms else 0)
         now = session.now()
-        # Like a slow link, not a shuffle: a frame never overtakes an earlier delayed one.
-        due = max(now + max(0.0, delay_ms) / 1000, fault.memory.get(session.id, now))
-        fault.memory[session.id] = due
-        item.delay_s = max(item.delay_s, due - now)
+        # Like a slow link, not a shuffle: a frame never overtakes an earlier delayed one,
+        # not even one the probability spared (it leaves with the last delayed one).
+        due = fault.memory.get(session.id, now)
+        if fault.fires():
+            p = self.params
+            jitter_ms = fault.rng.uniform(-p.jitter_ms, p.jitter_ms) if p.jitter_ms else 0
+            due = max(now + max(0.0, p.delay_ms + jitter_ms) / 1000, due)
+            fault.memory[session.id] = due
+        if due > now:
+            item.delay_s = max(item.delay_s, due - now)
         return [item]
 
 
@@ -147,14 +149,18 @@ class ReorderMessages(ChannelFiltered):
         if not fault.draw():
             return [item]
         fault.memory[session.id] = item
-        session.call_later(self.params.max_hold_ms / 1000, lambda: self._release(fault, session))
+        session.call_later(
+            self.params.max_hold_ms / 1000, lambda: self._release(fault, session, item)
+        )
         return []
 
-    def _release(self, fault: ActiveFault, session: Subject) -> None:
-        held: Outgoing | None = fault.memory.pop(session.id, None)
-        if held is not None:
+    def _release(self, fault: ActiveFault, session: Subject, item: Outgoing) -> None:
+        # Only the frame this timer was set for: once swapped, a later held frame has
+        # a timer of its own.
+        if fault.memory.get(session.id) is item:
+            del fault.memory[session.id]
             fault.spend()
-            session.send_later(held.frame, 0.0)
+            session.send_later(item.frame, 0.0)
 
     def removed(self, fault: ActiveFault, sessions: list[Subject]) -> None:
         for session in sessions:

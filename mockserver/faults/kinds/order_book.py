@@ -62,6 +62,10 @@ class SeqRewrite(ChannelFiltered):
         key = (session.id, item.channel)
         previous = fault.memory.get(key)
         fault.memory[key] = data["seq_no"]
+        if previous is None and data.get("update_type") == "d":
+            # A delta follows seq_no - 1 (paradex-ws.md §8), so the first delta the fault
+            # sees can be the next frame already; a snapshot or a bbo waits for a second.
+            previous = data["seq_no"] - 1
         if previous is not None and fault.fires():
             data["seq_no"] = self.new_seq_no(previous)
             item.frame = dumps(message)
@@ -121,20 +125,39 @@ class SeqGap(ChannelFiltered):
     Params = GapParams
     default_count = 1
 
+    def subscribed(self, fault: ActiveFault, session: Subject, name: str) -> None:
+        # A subscription newer than the fault: its first frame (the snapshot, the first
+        # bbo) goes through, since a gap is only visible after a frame the client has.
+        fault.memory[(session.id, name)] = _Gap(fresh=True)
+
     def outgoing(self, fault: ActiveFault, session: Subject, item: Outgoing) -> list[Outgoing]:
         if _data(item.frame) is None:
             return [item]
-        key = (session.id, item.channel)
-        left = fault.memory.get(key, 0)
-        if left == 0:
+        gap: _Gap = fault.memory.setdefault((session.id, item.channel), _Gap())
+        if gap.fresh:
+            gap.fresh = False
+            return [item]
+        if gap.left == 0:
+            # With several sessions, a gap under way in one holds one of the count: a
+            # gap starts only if the count has room, so none is cut short when it ends.
+            open_gaps = sum(1 for g in fault.memory.values() if g.left)
+            if fault.remaining is not None and fault.remaining <= open_gaps:
+                return [item]
             if not fault.draw():
                 return [item]
-            left = self.params.skip
-        left -= 1
-        fault.memory[key] = left
-        if left == 0:
+            gap.left = self.params.skip
+        gap.left -= 1
+        if gap.left == 0:
             fault.spend()
         return []
+
+
+@dataclass
+class _Gap:
+    """One session's subscription as ``seq_gap`` sees it."""
+
+    left: int = 0  # frames still to withhold
+    fresh: bool = False  # subscribed after the fault started, no frame seen yet
 
 
 def _bump(price: str, factor: Decimal) -> str:
