@@ -1,4 +1,4 @@
-"""The aiohttp application: the /v1 WebSocket and /health.
+"""The aiohttp application: the /v1 WebSocket, /health and the control API (/_mock/).
 
 Thin: every handler asks the ``MockServer`` it belongs to. Paths are matched
 without their query string, so ccxt's ``/v1?sbeSchemaId=1&sbeSchemaVersion=3``
@@ -7,6 +7,7 @@ reaches the same endpoint (the mock always answers in JSON; see README).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -15,6 +16,8 @@ from mockserver import __version__
 
 if TYPE_CHECKING:
     from mockserver.server import MockServer
+
+log = logging.getLogger(__name__)
 
 SERVER_KEY: web.AppKey[MockServer] = web.AppKey("paradex_mock_server")
 WS_PATH = "/v1"
@@ -61,4 +64,16 @@ def build_app(server: MockServer) -> web.Application:
     app[SERVER_KEY] = server
     app.router.add_get(WS_PATH, websocket_endpoint)
     app.router.add_get("/health", health)
+    if server.config.control_api:
+        # Imported here: the control module reads SERVER_KEY from this one.
+        from mockserver import control
+
+        control.add_routes(app)
+        if server.control_token is not None and server.config.control_token is None:
+            log.warning(
+                "listening beyond loopback (%s) with no control token configured: the "
+                "control API (/_mock/) requires this generated one: %s",
+                server.config.host,
+                server.control_token,
+            )
     return app

@@ -1,13 +1,17 @@
-"""The ``paradex-mock`` command: ``serve``, ``validate``, ``channels``, ``scenarios``.
+"""The ``paradex-mock`` command: ``serve``, ``validate``, ``channels``, ``scenarios``,
+``faults`` and ``control`` (a client of the control API: ``control_client.py``).
 
 Thin over ``MockServer``: it turns options (and, for the container, a few
 environment variables) into one ``MockConfig`` and runs the very server the
-pytest fixture runs. It is the only module that reads the environment.
+pytest fixture runs. It is the only module that reads the environment (``control_client`` is
+handed it).
 
-``serve`` prints exactly one line to stdout, the WebSocket URL, once the socket
-accepts connections; that line is the readiness signal scripts wait for.
-Everything else (logs, errors) goes to stderr. SIGINT and SIGTERM close every
-connection with 1001 (going away) and exit 0.
+``serve`` prints one line to stdout, the WebSocket URL, once the socket accepts
+connections; that line is the readiness signal scripts wait for. (When it
+generated a control token, because it listens beyond loopback with none given,
+a second line follows: ``control token: <token>``.) Everything else (logs,
+errors) goes to stderr. SIGINT and SIGTERM close every connection with 1001
+(going away) and exit 0.
 
 Exit codes: 0 success, 1 a scenario that cannot be used or a port that cannot
 be bound (``validate``: a file with problems), 2 a bad command line.
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import os
 import signal
@@ -26,12 +31,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from mockserver import __version__
+from mockserver import __version__, control_client
 from mockserver.channels import CATALOGUE
 from mockserver.config import PARADEX_PING_INTERVAL_S, PARADEX_PONG_TIMEOUT_S, MockConfig
 from mockserver.errors import ConfigError, ScenarioError
 from mockserver.scenario import loader
-from mockserver.server import MockServer
 
 PROG = "paradex-mock"
 
@@ -41,6 +45,7 @@ ENV_PORT = "PARADEX_MOCK_PORT"
 ENV_SCENARIO = "PARADEX_MOCK_SCENARIO"
 # One directory, or several separated by os.pathsep (':' on Linux).
 ENV_SCENARIO_DIR = "PARADEX_MOCK_SCENARIO_DIR"
+ENV_CONTROL_TOKEN = control_client.ENV_CONTROL_TOKEN
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 OFF = "off"
@@ -172,6 +177,20 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         action="store_false",
         help="refuse permessage-deflate even when the client offers it",
     )
+    control = serve.add_argument_group("control API (/_mock/)")
+    control.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        default=env.get(ENV_CONTROL_TOKEN) or None,
+        help="require 'Authorization: Bearer TOKEN' on the control API (env "
+        f"{ENV_CONTROL_TOKEN}; default: none on loopback, a generated one beyond it)",
+    )
+    control.add_argument(
+        "--no-control",
+        dest="control_api",
+        action="store_false",
+        help="serve no control API at all (/_mock/ is 404)",
+    )
     serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
@@ -197,13 +216,19 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
 
     scenarios = commands.add_parser("scenarios", help="list the bundled scenarios")
     scenarios.set_defaults(run=_scenarios_command)
+
+    faults = commands.add_parser("faults", help="list the fault kinds and their parameters")
+    faults.set_defaults(run=_faults_command)
+
+    control_client.add_parser(commands, env)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    control_client.take_extra_params(args, extras, parser)
     return int(args.run(args, parser))
 
 
@@ -246,6 +271,8 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             max_message_bytes=args.max_message_bytes,
             max_queued_messages=args.max_queued_messages,
             compression=args.compression,
+            control_api=args.control_api,
+            control_token=args.control_token,
         )
     except ConfigError as error:
         parser.error(str(error))
@@ -263,6 +290,9 @@ def _serve_command(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 
 async def serve(config: MockConfig) -> int:
     """Serve until SIGINT or SIGTERM; print the URL on stdout once ready. Returns the exit code."""
+    # Imported here: `control`, run once per line of a shell script, needs none of it.
+    from mockserver.server import MockServer
+
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -284,6 +314,8 @@ async def serve(config: MockConfig) -> int:
             return 1
         try:
             print(server.ws_url, flush=True)
+            if server.control_token is not None and config.control_token is None:
+                print(f"control token: {server.control_token}", flush=True)
             await stopping.wait()
             log.info("stopping: closing %d connection(s) with 1001", len(server.sessions))
         finally:
@@ -363,4 +395,20 @@ def _scenarios_command(args: argparse.Namespace, parser: argparse.ArgumentParser
         # A multi-line description is shown by its first line.
         rows.append((name, description.splitlines()[0]))
     print(_table(rows))
+    return 0
+
+
+# faults
+
+
+def _faults_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from mockserver.faults.decode import KINDS  # registers every kind
+
+    rows: list[tuple[str, ...]] = [("KIND", "PARAMS (defaults)", "SUMMARY")]
+    for name in sorted(KINDS):
+        kind = KINDS[name]
+        params = " ".join(f"{key}={json.dumps(value)}" for key, value in kind.param_docs().items())
+        rows.append((name, params or "-", kind.summary().replace("``", "")))
+    print(_table(rows))
+    print("\ndocs/faults.md documents every kind, target and trigger.")
     return 0

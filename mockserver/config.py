@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
 # Paradex's keepalive (paradex-ws.md §6).
 PARADEX_PING_INTERVAL_S = 55.0
 PARADEX_PONG_TIMEOUT_S = 5.0
+
+# Hosts that only this machine can reach: the control API needs no token there.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +46,12 @@ class MockConfig:
     compression: bool = True  # accept permessage-deflate when the client offers it
     close_timeout_s: float = 0.5  # how long a close waits for the client's close frame
 
+    # Control API
+    control_api: bool = True  # False: no /_mock/ routes at all (404)
+    # Required as `Authorization: Bearer <token>` on every /_mock/ request when set.
+    # None on loopback: open; None beyond loopback: one is generated at start.
+    control_token: str | None = None
+
     def __post_init__(self) -> None:
         for name in ("ping_interval_s", "pong_timeout_s"):
             value = getattr(self, name)
@@ -54,7 +64,24 @@ class MockConfig:
                 raise ConfigError(f"{name} must be at least 1")
         if self.close_timeout_s <= 0:
             raise ConfigError("close_timeout_s must be positive")
+        if self.control_token is not None and not self.control_token.strip():
+            raise ConfigError("control_token must not be empty (None: no token)")
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the server listens on loopback only (no other machine can reach it)."""
+        return self.host in LOOPBACK_HOSTS
 
     def but(self, **changes: object) -> MockConfig:
         """A copy with some fields changed."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def effective_control_token(config: MockConfig) -> str | None:
+    """The token the control API requires: the configured one; a generated one when
+    the server listens beyond loopback with none configured; else None (open)."""
+    if not config.control_api:
+        return None
+    if config.control_token is not None:
+        return config.control_token
+    return None if config.loopback else secrets.token_urlsafe(24)

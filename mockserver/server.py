@@ -26,7 +26,7 @@ from aiohttp import web
 from mockserver.app import build_app
 from mockserver.channels import Channel, parse_channel
 from mockserver.clock import Clock, RealClock
-from mockserver.config import MockConfig
+from mockserver.config import MockConfig, effective_control_token
 from mockserver.errors import ConfigError, ErrorCatalogue, RpcError
 from mockserver.faults import ActiveFault, Fault, FaultBook, Refusal, decode_fault
 from mockserver.faults.decode import ENVELOPE_KEYS
@@ -94,6 +94,8 @@ class MockServer(FaultShortcuts):
         self._waiters = 0
         self.policy = self._policy()
         self._baseline = self.scenario  # what reset() returns to
+        # Required by the control API (/_mock/); None: open (see effective_control_token).
+        self.control_token = effective_control_token(self.config)
 
     def _policy(self) -> ProtocolPolicy:
         scenario = self.scenario

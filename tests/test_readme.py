@@ -114,15 +114,15 @@ def test_ci_exit_code_is_pytests(tmp_path: Path, pytest_exit: int) -> None:
     assert calls == ["pip install -e .[test]", "python -m pytest"]
 
 
-def test_pytest_example_runs(pytester: pytest.Pytester) -> None:
-    """The README's pytest example passes against the installed plugin."""
+def test_pytest_examples_run(pytester: pytest.Pytester) -> None:
+    """Each of the README's pytest examples (one test each) passes against the installed plugin."""
     blocks = [m["body"] for m in FENCE.finditer(readme()) if m["lang"] == "python"]
-    assert len(blocks) == 1
-    pytester.makepyfile(test_readme_example=blocks[0])
+    assert len(blocks) >= 2  # the fixture's and the faults'
+    pytester.makepyfile(**{f"test_readme_example_{i}": body for i, body in enumerate(blocks)})
     # What a project using the plugin would set in its own pytest configuration.
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=len(blocks))
 
 
 def serve_options() -> set[str]:
