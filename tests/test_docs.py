@@ -43,9 +43,9 @@ class Example:
         return f"line{self.line}"
 
 
-def doc_blocks() -> list[tuple[int, str, str, str]]:
+def doc_blocks(path: Path = DOC) -> list[tuple[int, str, str, str]]:
     """Every fenced block of the doc: (line, language, body, the text before it)."""
-    source = DOC.read_text(encoding="utf-8")
+    source = path.read_text(encoding="utf-8")
     return [
         (source.count("\n", 0, m.start()) + 2, m[1], m[2], source[: m.start()])
         for m in _FENCE.finditer(source)
