@@ -23,7 +23,6 @@ import asyncio
 import heapq
 import itertools
 import logging
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
@@ -33,6 +32,7 @@ from mockserver.hub import Hub
 from mockserver.protocol import encode_notification
 from mockserver.scenario.model import ChannelScript, Emission, Scenario
 from mockserver.scenario.templates import RenderContext
+from mockserver.seeds import timeline_seed
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,6 @@ def schedule(scripts: Iterable[ChannelScript]) -> Iterator[Event]:
             heapq.heappop(heap)
         else:
             heapq.heapreplace(heap, (following, rank, times, script, emission))
-
-
-def timeline_seed(seed: int, *parts: str) -> int:
-    """A stable seed for one timeline (Python's hash() is salted per process)."""
-    return zlib.crc32("\x00".join((str(seed), *parts)).encode())
 
 
 Emit = Callable[[ChannelScript, Emission, str], None]

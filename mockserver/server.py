@@ -32,10 +32,11 @@ from mockserver.faults import ActiveFault, Fault, FaultBook, Refusal, decode_fau
 from mockserver.faults.decode import ENVELOPE_KEYS
 from mockserver.hub import Hub
 from mockserver.market.runtime import MarketRuntime
-from mockserver.player import ScenarioRuntime, timeline_seed
+from mockserver.player import ScenarioRuntime
 from mockserver.protocol import ProtocolPolicy
 from mockserver.scenario import loader
 from mockserver.scenario.model import Scenario
+from mockserver.seeds import timeline_seed
 from mockserver.session import GOING_AWAY_CLOSE, Session
 from mockserver.tokens import DEFAULT_TOKEN_TTL_S, mint
 

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from conftest import RECEIVE_TIMEOUT_S, Client, Connect
 
-from mockserver.player import render, schedule, timeline_seed
+from mockserver.player import render, schedule
 from mockserver.scenario.loader import loads
 from mockserver.scenario.model import ChannelScript, Emission
 from mockserver.scenario.templates import RenderContext, Static
+from mockserver.seeds import timeline_seed
 from mockserver.server import MockServer
 
 # How late a frame may be on a busy machine, and how early (the player's clock

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from mockserver.errors import ScenarioError, ScenarioErrors
-from mockserver.player import render, timeline_seed
+from mockserver.player import render
 from mockserver.scenario import loader
 from mockserver.scenario.loader import MAX_DEPTH, MAX_NODES, loads
 from mockserver.scenario.model import SYNTHETIC_FAMILIES, CloseAction, Scenario, market_spec
 from mockserver.scenario.templates import RenderContext
+from mockserver.seeds import timeline_seed
 
 FILE = "s.yaml"
 HEAD = "markets: [BTC-USD-PERP]\nchannels:\n  trades.BTC-USD-PERP:\n    messages:\n"

@@ -24,7 +24,7 @@ from mockserver.faults.active import ActiveFault, State
 from mockserver.faults.base import Refusal, Subject
 from mockserver.faults.model import Fault, channel_matches
 from mockserver.faults.view import NO_FAULTS, FaultView
-from mockserver.player import timeline_seed
+from mockserver.seeds import timeline_seed
 
 log = logging.getLogger(__name__)
 

@@ -85,7 +85,7 @@ from mockserver.market.model import (
     Trade,
     opposite,
 )
-from mockserver.player import timeline_seed
+from mockserver.seeds import timeline_seed
 
 log = logging.getLogger(__name__)
 

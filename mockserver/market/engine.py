@@ -59,7 +59,7 @@ from mockserver.market.model import (
     TopOfBook,
     Trade,
 )
-from mockserver.player import timeline_seed
+from mockserver.seeds import timeline_seed
 
 STEP_MS = 10  # the simulation's fixed internal increment
 FUNDING_TICK_MS = 5_000  # a FundingTick every 5 s of simulated time
