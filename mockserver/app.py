@@ -1,4 +1,5 @@
-"""The aiohttp application: the /v1 WebSocket, /health and the control API (/_mock/).
+"""The aiohttp application: the /v1 WebSocket, Paradex's REST endpoints under /v1/
+(``mockserver.rest``), /health and the control API (/_mock/).
 
 Thin: every handler asks the ``MockServer`` it belongs to. Paths are matched
 without their query string, so ccxt's ``/v1?sbeSchemaId=1&sbeSchemaVersion=3``
@@ -64,6 +65,10 @@ def build_app(server: MockServer) -> web.Application:
     app[SERVER_KEY] = server
     app.router.add_get(WS_PATH, websocket_endpoint)
     app.router.add_get("/health", health)
+    # Imported here: the REST modules read SERVER_KEY from this one.
+    from mockserver import rest
+
+    rest.add_routes(app)
     if server.config.control_api:
         # Imported here: the control module reads SERVER_KEY from this one.
         from mockserver import control

@@ -85,3 +85,39 @@ def problems(checker: Draft7Validator, instance: Any) -> list[str]:
         f"{e.message} at {'/'.join(map(str, e.absolute_path)) or '<root>'}"
         for e in checker.iter_errors(instance)
     ]
+
+
+def _strict(node: Any) -> Any:
+    """A copy of a schema tree where every object with ``properties`` forbids others."""
+    if isinstance(node, list):
+        return [_strict(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copy = {key: _strict(value) for key, value in node.items()}
+    if isinstance(copy.get("properties"), dict) and "additionalProperties" not in copy:
+        copy["additionalProperties"] = False
+    return copy
+
+
+@cache
+def _strict_registry() -> Registry[Any]:
+    strict = _strict(_read(OPENAPI))
+    return Registry().with_resource(uri(OPENAPI), Resource(contents=strict, specification=DRAFT7))
+
+
+def response_validator(path: str, method: str = "get", status: int = 200) -> Draft7Validator:
+    """A validator for the JSON body OpenAPI declares for ``method path`` answering ``status``.
+
+    Strict: a field the schema does not declare is a violation (Paradex's OpenAPI
+    leaves ``additionalProperties`` open; the mock must not invent fields).
+    """
+    require(OPENAPI)
+    operation = _read(OPENAPI)["paths"][path][method]
+    if str(status) not in operation["responses"]:
+        pytest.fail(f"OpenAPI declares no {status} response for {method.upper()} {path}")
+    pointer = "/".join(
+        part.replace("~", "~0").replace("/", "~1")
+        for part in ("paths", path, method, "responses", str(status), "content",
+                     "application/json", "schema")
+    )  # fmt: skip
+    return Draft7Validator({"$ref": f"{uri(OPENAPI)}#/{pointer}"}, registry=_strict_registry())

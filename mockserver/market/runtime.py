@@ -85,9 +85,10 @@ from mockserver.market.model import (
     TopOfBook,
     Trade,
 )
-from mockserver.player import Recipient, timeline_seed
+from mockserver.player import Recipient
 from mockserver.protocol import dumps, encode_notification
 from mockserver.scenario.model import Scenario, SeedBook, Synthetic, market_spec
+from mockserver.seeds import timeline_seed
 
 log = logging.getLogger(__name__)
 
@@ -358,15 +359,22 @@ class MarketRuntime:
 
     def _book_frame(self, symbol: str, feed: BookFeed) -> dict[str, Any]:
         """A depth-15 snapshot-feed frame (levels grouped to the channel's price tick)."""
+        group = feed.group_ticks(self.specs[symbol])
+        return self.snapshot(symbol, depth=BOOK_DEPTH, group=group, interactive=feed.interactive)
+
+    def snapshot(
+        self, symbol: str, *, depth: int, group: int, interactive: bool = False
+    ) -> dict[str, Any]:
+        """The market's book now as a snapshot payload: ``depth`` levels a side, in
+        groups of ``group`` ticks (what the snapshot feeds and ``GET /v1/orderbook`` send)."""
         sim, spec = self.sims[symbol], self.specs[symbol]
-        group = feed.group_ticks(spec)
         return payloads.book_snapshot(
             spec,
             seq_no=sim.seq_no,
             at_ms=self.now_ms,
-            bids=sim.book.aggregated(BUY, BOOK_DEPTH, group),
-            asks=sim.book.aggregated(SELL, BOOK_DEPTH, group),
-            interactive=feed.interactive,
+            bids=sim.book.aggregated(BUY, depth, group),
+            asks=sim.book.aggregated(SELL, depth, group),
+            interactive=interactive,
         )
 
     def _whole_book(self, symbol: str, *, interactive: bool) -> dict[str, Any]:
@@ -380,6 +388,26 @@ class MarketRuntime:
             asks=sim.book.levels(SELL),
             interactive=interactive,
         )
+
+    # Read-only views for the REST endpoints (mockserver/rest/view.py)
+
+    def catch_up(self) -> None:
+        """Step idle markets (nobody subscribed) to now, publishing nothing (as ``subscribed``)."""
+        if self._subscriptions or not self.sims:
+            return  # stepping at full pace: at most STEP_MS behind
+        self._muted = True
+        try:
+            self.advance(self._due_ms())
+        finally:
+            self._muted = False
+
+    def top_of_book(self, symbol: str) -> TopOfBook:
+        """The market's top of book now, as a new ``bbo`` subscriber gets it."""
+        return self._current_top(symbol)
+
+    def summary(self, symbol: str) -> dict[str, Any]:
+        """The market's ``markets_summary`` payload now."""
+        return self._summary(symbol)
 
     def _current_top(self, symbol: str) -> TopOfBook:
         sim = self.sims[symbol]
