@@ -8,6 +8,8 @@ nothing on its hot path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from mockserver.errors import RpcError
 from mockserver.faults.active import ActiveFault
 from mockserver.faults.base import Outgoing, Subject
@@ -52,19 +54,16 @@ class FaultView:
 
     def pong_timeout_s(self) -> float | None:
         """The pong deadline a fault imposes (the newest fault wins), or None."""
-        for fault in reversed(self._timeouts):
-            value = fault.kind.pong_timeout_s()
-            if value is not None:
-                return value
-        return None
+        return _newest(fault.kind.pong_timeout_s() for fault in reversed(self._timeouts))
 
     def bytes_per_s(self) -> float | None:
         """The bandwidth a fault imposes (the newest fault wins), or None."""
-        for fault in reversed(self._bandwidths):
-            value = fault.kind.bytes_per_s()
-            if value is not None:
-                return value
-        return None
+        return _newest(fault.kind.bytes_per_s() for fault in reversed(self._bandwidths))
+
+
+def _newest(values: Iterable[float | None]) -> float | None:
+    """The first value given that is not None (newest fault first)."""
+    return next((value for value in values if value is not None), None)
 
 
 NO_FAULTS = FaultView()
