@@ -166,13 +166,18 @@ class Session:
 
     def _enqueue(self, frame: str) -> None:
         self._queue.append(frame)
-        if len(self._queue) + len(self._delayed) >= self._config.max_queued_messages:
-            log.warning(
-                "%s: %d frames unsent, disconnecting slow consumer", self.id, len(self._queue)
-            )
-            self.disconnect_slow_consumer()
-            return
-        self._wake.set()
+        if not self._over_limit():
+            self._wake.set()
+
+    def _over_limit(self) -> bool:
+        """Frames queued or held back by a fault count alike: past the limit, the
+        client is disconnected as a slow consumer, so memory stays bounded."""
+        unsent = len(self._queue) + len(self._delayed)
+        if unsent < self._config.max_queued_messages:
+            return False
+        log.warning("%s: %d frames unsent, disconnecting slow consumer", self.id, unsent)
+        self.disconnect_slow_consumer()
+        return True
 
     def disconnect_slow_consumer(self) -> None:
         """Close as Paradex does when 2000+ messages accumulate (paradex-ws.md §5)."""
@@ -199,6 +204,8 @@ class Session:
         due = self.now() + delay_s
         order = next(self._delayed_order)
         heapq.heappush(self._delayed, (due, order, frame))
+        if self._over_limit():
+            return
         if self._delayed[0][1] == order:  # the new earliest: move the one timer
             if self._delay_timer is not None:
                 self._delay_timer.cancel()

@@ -123,6 +123,22 @@ async def test_slow_consumer_closes_with_1008(paradex_mock: MockServer, connect:
     assert await answers(bystander)
 
 
+@pytest.mark.paradex_mock(max_queued_messages=20)
+async def test_frames_a_fault_holds_back_count_toward_the_slow_consumer_limit(
+    paradex_mock: MockServer, connect: Connect
+) -> None:
+    """Frames held by latency count as unsent: past the limit the client gets 1008."""
+    victim, bystander = await connect(), await connect()
+    for client in (victim, bystander):
+        assert "result" in await client.subscribe(TRADES)
+    paradex_mock.fault("latency", delay_ms=60_000, target={"connection": 1})
+    for n in range(20):  # the bystander reads each one, so only the victim's pile up
+        paradex_mock.publish(TRADES, trade(n))
+        assert (await bystander.notification(TRADES))["params"]["data"]["id"] == str(n)
+    await closed_by(victim, 1008, "slow consumer")
+    assert await answers(bystander)
+
+
 async def test_an_action_acts_once_on_the_sessions_open_when_it_fires(
     paradex_mock: MockServer, connect: Connect
 ) -> None:
