@@ -256,7 +256,7 @@ class MockServer(FaultShortcuts):
 
     def add_fault(self, spec: Mapping[str, Any]) -> ActiveFault:
         """Add a fault from its envelope as plain data (what the control API takes)."""
-        return self.faults.add(decode_fault(spec, name=self._default_name(spec)))
+        return self.faults.add(decode_fault(spec, name=self.faults.next_name))
 
     def _decode(self, kind: str, options: dict[str, Any]) -> Fault:
         spec: dict[str, Any] = {"kind": kind}
@@ -272,13 +272,7 @@ class MockServer(FaultShortcuts):
                 params[key] = value
         if params:
             spec["params"] = params
-        return decode_fault(spec, name=self._default_name(spec))
-
-    def _default_name(self, spec: Mapping[str, Any]) -> str:
-        """The name a fault gets if its envelope gives none (f1, f2, ...)."""
-        if isinstance(spec, Mapping) and "name" in spec:
-            return "unnamed"  # not used: the envelope's own name is read
-        return self.faults.next_name()
+        return decode_fault(spec, name=self.faults.next_name)
 
     async def load_scenario(self, scenario: str | Path | Scenario) -> Scenario:
         """Replace the running scenario (a bundled name, a file, or a loaded ``Scenario``).

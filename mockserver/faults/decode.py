@@ -14,7 +14,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mockserver.errors import FaultSpecError
@@ -204,8 +204,9 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
     raise TypeError(f"{path}: unsupported parameter type {hint!r}")  # a kind's own bug
 
 
-def decode_fault(data: Any, *, name: str, line: int = 0) -> Fault:
-    """A ``Fault`` from plain data; ``name`` is used when the data gives none."""
+def decode_fault(data: Any, *, name: str | Callable[[], str], line: int = 0) -> Fault:
+    """A ``Fault`` from plain data; ``name`` is used when the data gives none (a
+    callable is asked only then, once the rest of the fault is known to be good)."""
     envelope = _mapping(data, "", "a fault: a mapping with at least 'kind'")
     for key in envelope:
         if key not in ENVELOPE_KEYS:
@@ -221,9 +222,10 @@ def decode_fault(data: Any, *, name: str, line: int = 0) -> Fault:
             + _did_you_mean(str(kind_name), known),
         )
     kind = KINDS[kind_name]
+    given_name: str | None = None
     if "name" in envelope:
-        name = _string(envelope["name"], "name")
-        if not _NAME.match(name):
+        given_name = _string(envelope["name"], "name")
+        if not _NAME.match(given_name):
             raise FaultSpecError(
                 "name",
                 "letters, digits and _ . : - only, starting with a letter or digit (64 at most)",
@@ -247,12 +249,16 @@ def decode_fault(data: Any, *, name: str, line: int = 0) -> Fault:
     target = decode_target(envelope.get("target", "all"))
     if kind.server_level and target.kind != "all":
         raise FaultSpecError("target", f"{kind_name} acts on new connections: it takes no target")
+    params = decode_params(kind.Params, envelope.get("params"))
+    trigger = decode_trigger(envelope)
+    if given_name is None:
+        given_name = name() if callable(name) else name
     return Fault(
-        name=name,
+        name=given_name,
         kind=kind_name,
-        params=decode_params(kind.Params, envelope.get("params")),
+        params=params,
         target=target,
-        trigger=decode_trigger(envelope),
+        trigger=trigger,
         probability=probability,
         count=count,
         duration_s=duration_s,
