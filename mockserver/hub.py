@@ -2,8 +2,8 @@
 
 The hub knows channel names and subscribers, nothing of JSON-RPC: a published
 payload is encoded once to JSON, then framed once per subscribed name it reaches
-(``channels.delivery_names``), and the very same string goes to every subscriber
-of that name.
+(``channels.delivery_names``), and the very same ``wire.Frame`` (and so the same
+wire bytes) goes to every subscriber of that name.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from mockserver.channels import delivery_names, is_private
 from mockserver.protocol import dumps, encode_notification
+from mockserver.wire import Frame
 
 
 class Subscriber(Protocol):
@@ -22,7 +23,7 @@ class Subscriber(Protocol):
     @property
     def account(self) -> str | None: ...
 
-    def deliver(self, frame: str, channel: str | None = None) -> None: ...
+    def deliver(self, frame: Frame, channel: str | None = None) -> None: ...
 
 
 class Hub:
@@ -77,7 +78,7 @@ class Hub:
             subscribers = self._subscribers.get(name)
             if not subscribers:
                 continue
-            frame = self._frame(name, data_json)
+            frame = Frame(self._frame(name, data_json))
             # A copy: a delivery may disconnect a slow consumer, which unsubscribes it.
             for subscriber in list(subscribers):
                 if private and subscriber.account != account:

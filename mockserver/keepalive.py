@@ -8,15 +8,26 @@ window the connection is terminated. Any pong renews the connection.
 aiohttp's ``heartbeat=`` waits half the interval for the pong, so it cannot say
 55 s / 5 s; this class holds the two timers itself. It never sends anything: it
 asks its session to send a ping (``request_ping``), is told when the ping went
-out (``ping_sent``) and when a pong came in (``pong_received``).
+out (``ping_sent``) and when a pong came in (``pong_received``). Its timers go
+through a ``Scheduler``: the server's ``TimerQueue``, one loop timer for all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from mockserver.clock import Clock, Timer
+from mockserver.clock import Timer
+
+# How many round trips and lateness readings a connection keeps (oldest dropped).
+KEPT_READINGS = 1000
+
+
+class Scheduler(Protocol):
+    def monotonic(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Timer: ...
 
 
 @dataclass
@@ -25,11 +36,21 @@ class KeepaliveStats:
     pongs_received: int = 0
     # Round-trip times of answered pings, in seconds, oldest first (bounded).
     round_trips_s: list[float] = field(default_factory=list)
+    # How late each ping went out: seconds from when it was due to when it was
+    # written, oldest first (bounded).
+    ping_lateness_s: list[float] = field(default_factory=list)
 
-    def record_round_trip(self, rtt_s: float, *, keep: int = 1000) -> None:
-        self.round_trips_s.append(rtt_s)
-        if len(self.round_trips_s) > keep:
-            del self.round_trips_s[: len(self.round_trips_s) - keep]
+    def record_round_trip(self, rtt_s: float) -> None:
+        _keep(self.round_trips_s, rtt_s)
+
+    def record_lateness(self, late_s: float) -> None:
+        _keep(self.ping_lateness_s, late_s)
+
+
+def _keep(readings: list[float], value: float) -> None:
+    readings.append(value)
+    if len(readings) > KEPT_READINGS:
+        del readings[0]
 
 
 class Keepalive:
@@ -37,7 +58,7 @@ class Keepalive:
 
     def __init__(
         self,
-        clock: Clock,
+        clock: Scheduler,
         *,
         interval_s: float | None,
         timeout_s: float | None,
@@ -51,6 +72,7 @@ class Keepalive:
         self._request_ping = request_ping
         self._on_timeout = on_timeout
         self._next_ping_at = 0.0
+        self._ping_due_at: float | None = None  # the due time of a requested ping
         self._ping_timer: Timer | None = None
         self._deadline: Timer | None = None
         self._unanswered_since: float | None = None
@@ -69,6 +91,7 @@ class Keepalive:
 
     def _ping_due(self) -> None:
         assert self._interval_s is not None
+        self._ping_due_at = self._next_ping_at  # a skipped ping's lateness is not counted
         self._next_ping_at += self._interval_s
         self._ping_timer = self._clock.call_at(self._next_ping_at, self._ping_due)
         self._request_ping()
@@ -77,6 +100,9 @@ class Keepalive:
         """The session wrote a ping; the pong deadline starts now."""
         now = self._clock.monotonic()
         self.stats.pings_sent += 1
+        if self._ping_due_at is not None:
+            self.stats.record_lateness(max(0.0, now - self._ping_due_at))
+            self._ping_due_at = None
         if self._unanswered_since is None:
             self._unanswered_since = now
             if self.timeout_s is not None:

@@ -32,12 +32,14 @@ from mockserver.faults import ActiveFault, Fault, FaultBook, Refusal, decode_fau
 from mockserver.faults.decode import ENVELOPE_KEYS
 from mockserver.hub import Hub
 from mockserver.market.runtime import MarketRuntime
+from mockserver.outbox import Outbox
 from mockserver.player import ScenarioRuntime
 from mockserver.protocol import ProtocolPolicy
 from mockserver.scenario import loader
 from mockserver.scenario.model import Scenario
 from mockserver.seeds import timeline_seed
 from mockserver.session import GOING_AWAY_CLOSE, Session
+from mockserver.timers import TimerQueue
 from mockserver.tokens import DEFAULT_TOKEN_TTL_S, mint
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,8 @@ class MockServer(FaultShortcuts):
         self.closed_sessions: deque[Session] = deque(maxlen=CLOSED_SESSIONS_KEPT)
         self._connections = 0
         self._clock: Clock | None = None
+        self._timers: TimerQueue | None = None  # every connection's keepalive, one loop timer
+        self._outbox: Outbox | None = None
         self._faults: FaultBook | None = None
         self._runtime: ScenarioRuntime | None = None
         self.market: MarketRuntime | None = None  # the synthetic market, when `synthetic:`
@@ -118,6 +122,8 @@ class MockServer(FaultShortcuts):
         if self._runner is not None:
             raise ConfigError("this server is already started")
         self._clock = RealClock()
+        self._timers = TimerQueue(self._clock)
+        self._outbox = Outbox()
         self._faults = FaultBook(
             clock=self._clock,
             seed=self.seed,
@@ -161,6 +167,8 @@ class MockServer(FaultShortcuts):
             await asyncio.wait(self._handlers, timeout=self.config.close_timeout_s)
         await self._runner.cleanup()
         self._runner = self._site = None
+        if self._timers is not None:
+            self._timers.close()
 
     async def __aenter__(self) -> MockServer:
         return await self.start()
@@ -227,6 +235,16 @@ class MockServer(FaultShortcuts):
                 f"cannot publish on '{channel}': {error.detail or error.message}"
             ) from None
         return self.hub.publish(channel, data, account=account)
+
+    async def drained(self) -> None:
+        """Return once every session has handed what it was sent to its socket.
+
+        The backpressure of a publisher that wants to go as fast as the clients
+        read (a bench, a replay at full speed): publish a burst, await this.
+        """
+        if self._outbox is None:
+            raise ConfigError("the server is not started")
+        await self._outbox.drained()
 
     def token(self, account: str = "0x1", *, ttl_s: float = DEFAULT_TOKEN_TTL_S) -> str:
         """A JWT this server's ``auth`` accepts for ``account``."""
@@ -372,12 +390,16 @@ class MockServer(FaultShortcuts):
         self, request: web.Request, ws: web.WebSocketResponse, *, number: int
     ) -> None:
         assert self._clock is not None
+        assert self._timers is not None
+        assert self._outbox is not None
         session = Session(
             number=number,
             request=request,
             ws=ws,
             config=self.config,
             clock=self._clock,
+            timers=self._timers,
+            outbox=self._outbox,
             policy=self.policy,
             host=self,
             on_pong_timeout=self.scenario.behaviour.on_pong_timeout,

@@ -3,10 +3,17 @@
 A ``Session`` pumps frames between aiohttp and the sans-I/O ``RpcSession``:
 - the reader (the aiohttp handler's task) feeds each client frame to the
   protocol in arrival order, answers client pings, hands pongs to ``Keepalive``;
-- the writer task drains one bounded queue of outgoing frames (replies and
-  channel data, in the order they were produced); a due ping jumps the queue;
+- outgoing frames (replies and channel data, in the order they were produced)
+  go into one bounded queue; the server's ``Outbox`` flushes it once per loop
+  turn. To a client without permessage-deflate, a flush is one
+  ``transport.write`` of the frames' shared wire bytes (``wire.Frame``); a due
+  ping is written at once, ahead of anything still queued;
+- a writer task exists only when a write must wait: the transport's buffer is
+  past its high-water mark (it awaits the drain), the connection compresses
+  (aiohttp compresses each frame), or a bandwidth fault paces the link;
 - a client that lets ``max_queued_messages`` frames pile up unsent is
-  disconnected as a slow consumer (paradex-ws.md §5), so memory stays bounded.
+  disconnected as a slow consumer (paradex-ws.md §5), so memory stays bounded:
+  the queue, plus one transport buffer's high-water mark, plus one flush.
 
 Faults (``mockserver.faults``) reach the session as a ``FaultView`` that the
 server's fault book hands it; each hook point asks the view (a session with no
@@ -33,8 +40,10 @@ from mockserver.config import MockConfig
 from mockserver.errors import InvalidRequest
 from mockserver.faults.base import Outgoing
 from mockserver.faults.view import NO_FAULTS, FaultView
-from mockserver.keepalive import Keepalive
+from mockserver.keepalive import Keepalive, Scheduler
+from mockserver.outbox import Outbox
 from mockserver.protocol import Outcome, ProtocolPolicy, RpcSession
+from mockserver.wire import PING, Frame, as_frame
 
 if TYPE_CHECKING:
     from mockserver.scenario.model import CloseAction
@@ -84,6 +93,8 @@ class Session:
         ws: web.WebSocketResponse,
         config: MockConfig,
         clock: Clock,
+        timers: Scheduler,
+        outbox: Outbox,
         policy: ProtocolPolicy,
         host: SessionHost,
         on_pong_timeout: CloseAction | None,
@@ -98,27 +109,34 @@ class Session:
         self._config = config
         self._clock = clock
         self._host = host
+        self._outbox = outbox
         self._on_pong_timeout = on_pong_timeout
         self.rpc = RpcSession(policy, now_us=clock.wall_us)
         self.connected_at_us = clock.wall_us()
         self.received: deque[ReceivedFrame] = deque(maxlen=config.transcript_limit)
         self.close_code: int | None = None
         self.close_reason = ""
-        self._queue: deque[str] = deque()
+        self._queue: deque[Frame] = deque()
+        self._flush_requested = False
+        # Set in run(), once the handshake has said whether the connection compresses.
+        self._transport: asyncio.Transport | None = None
+        self._framed = False  # uncompressed: write the shared wire bytes ourselves
+        self._high_water = 0
+        self._draining = False  # past the high-water mark: the writer awaits the drain
         self._wake = asyncio.Event()
-        self._ping_due = False
+        self._ping_due = False  # a ping the writer sends (only under a bandwidth fault)
         self._closing = False
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         # Frames a fault holds back: (due, order, frame), released by one timer.
-        self._delayed: list[tuple[float, int, str]] = []
+        self._delayed: list[tuple[float, int, Frame]] = []
         self._delayed_order = itertools.count()
         self._delay_timer: Timer | None = None
         self._delivering_at: float | None = None  # the clock reading of a delivery under way
         self.faults: FaultView = NO_FAULTS
         self._bytes_per_s: float | None = None
         self.keepalive = Keepalive(
-            clock,
+            timers,
             interval_s=config.ping_interval_s,
             timeout_s=config.pong_timeout_s,
             request_ping=self._request_ping,
@@ -144,30 +162,39 @@ class Session:
     def queued(self) -> int:
         return len(self._queue)
 
-    def deliver(self, frame: str, channel: str | None = None) -> None:
+    def deliver(self, frame: Frame | str, channel: str | None = None) -> None:
         """Queue a frame for the client (``channel``: the subscription it was framed
         for; None for a reply); never blocks."""
         if self._closing:
             return
         if not self.faults.outgoing:
-            self._enqueue(frame)
+            self._enqueue(as_frame(frame))
             return
+        frame = as_frame(frame)
         # One clock reading for the whole delivery: a fault's due time (now() + delay)
         # is then exactly the one send_later schedules, so latency keeps frame order.
         self._delivering_at = self._clock.monotonic()
         try:
-            for item in self.faults.transform(self, Outgoing(frame, channel)):
+            for item in self.faults.transform(self, Outgoing(frame.text, channel)):
+                # An untouched frame keeps its shared wire bytes.
+                out = frame if item.frame is frame.text else Frame(item.frame)
                 if item.delay_s > 0:
-                    self.send_later(item.frame, item.delay_s)
+                    self.send_later(out, item.delay_s)
                 else:
-                    self._enqueue(item.frame)
+                    self._enqueue(out)
         finally:
             self._delivering_at = None
 
-    def _enqueue(self, frame: str) -> None:
-        self._queue.append(frame)
-        if not self._over_limit():
-            self._wake.set()
+    def _enqueue(self, frame: Frame) -> None:
+        queue = self._queue
+        if not queue:
+            self._outbox.backlogged(self)
+        queue.append(frame)
+        if self._over_limit():
+            return
+        if not self._flush_requested:
+            self._flush_requested = True
+            self._outbox.request_flush(self)
 
     def _over_limit(self) -> bool:
         """Frames queued or held back by a fault count alike: past the limit, the
@@ -181,9 +208,13 @@ class Session:
 
     def disconnect_slow_consumer(self) -> None:
         """Close as Paradex does when 2000+ messages accumulate (paradex-ws.md §5)."""
+        self._discard_queued()
+        self.close_soon(*SLOW_CONSUMER_CLOSE)
+
+    def _discard_queued(self) -> None:
         self._queue.clear()
         self._delayed.clear()
-        self.close_soon(*SLOW_CONSUMER_CLOSE)
+        self._outbox.caught_up(self)
 
     # What faults use (mockserver.faults.base.Subject)
 
@@ -194,10 +225,11 @@ class Session:
         self.keepalive.timeout_s = timeout if timeout is not None else self._config.pong_timeout_s
         self._bytes_per_s = view.bytes_per_s()
 
-    def send_later(self, frame: str, delay_s: float) -> None:
+    def send_later(self, frame: Frame | str, delay_s: float) -> None:
         """Queue ``frame`` in ``delay_s`` seconds, past the faults (a held frame's release)."""
         if self._closing:
             return
+        frame = as_frame(frame)
         if delay_s <= 0:
             self._enqueue(frame)
             return
@@ -268,7 +300,10 @@ class Session:
 
     async def run(self) -> None:
         """Serve the connection until it closes."""
-        self._writer = asyncio.create_task(self._write_loop(), name=f"{self.id}:writer")
+        self._transport = self._request.transport
+        self._framed = not self._ws.compress and self._transport is not None
+        if self._transport is not None:
+            self._high_water = self._transport.get_write_buffer_limits()[1]
         self.keepalive.start()
         try:
             await self._read_loop()
@@ -277,10 +312,12 @@ class Session:
             if self._delay_timer is not None:
                 self._delay_timer.cancel()
             self._closing = True
+            self._discard_queued()
             self._wake.set()
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+            if self._writer is not None:
+                self._writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._writer
             if self._ws.close_code is not None:
                 self._record_close(self._ws.close_code, "")
             self._host.session_closed(self)
@@ -343,22 +380,64 @@ class Session:
             self._host.session_authenticated(self)
         self._host.session_changed(self)
 
+    # Writing
+
+    def flush(self) -> None:
+        """Write what is queued (the outbox calls this once per loop turn)."""
+        self._flush_requested = False
+        if self._closing or not self._queue:
+            return
+        if self._framed and not self._draining and self._bytes_per_s is None:
+            self._write_queued()
+        else:
+            self._start_writer()
+
+    def _writable(self) -> asyncio.Transport | None:
+        """The transport, unless the connection is closing (no frame after a close)."""
+        transport = self._transport
+        if transport is None or self._ws.closed or transport.is_closing():
+            return None
+        return transport
+
+    def _write_queued(self) -> None:
+        """Everything queued, as one write of the frames' shared bytes."""
+        queue, transport = self._queue, self._writable()
+        if transport is None:
+            return  # the reader sees the close and ends the session
+        if len(queue) == 1:
+            transport.write(queue.popleft().wire)
+        else:
+            transport.write(b"".join([frame.wire for frame in queue]))
+            queue.clear()
+        self._outbox.caught_up(self)
+        if transport.get_write_buffer_size() > self._high_water:
+            # The transport paused its protocol: queue until it has drained.
+            self._draining = True
+            self._start_writer()
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_loop(), name=f"{self.id}:writer")
+        self._wake.set()
+
     async def _write_loop(self) -> None:
+        """Writes that must wait: the drain, aiohttp's compression, a paced link."""
         ws, queue = self._ws, self._queue
         try:
             while not self._closing:
                 if self._ping_due:
                     self._ping_due = False
                     await ws.ping()
-                    self.keepalive.ping_sent()
-                    self._host.session_changed(self)
+                    self._ping_written()
+                elif self._draining:
+                    await self._request.writer.drain()
+                    self._draining = False
+                elif queue and self._framed and self._bytes_per_s is None:
+                    self._write_queued()
                 elif queue:
-                    frame = queue.popleft()
-                    await ws.send_str(frame)
-                    if self._bytes_per_s is not None:  # a bandwidth fault: pace the link
-                        await self._clock.sleep_until(
-                            self._clock.monotonic() + len(frame.encode()) / self._bytes_per_s
-                        )
+                    await self._write_one(queue.popleft())
+                    if not queue:
+                        self._outbox.caught_up(self)
                 else:
                     self._wake.clear()
                     await self._wake.wait()
@@ -368,13 +447,38 @@ class Session:
             log.debug("%s: send failed: %r", self.id, exc)
             self.drop()
 
+    async def _write_one(self, frame: Frame) -> None:
+        """One frame through aiohttp (it compresses), or paced by a bandwidth fault."""
+        if self._framed:
+            transport = self._writable()
+            if transport is None:
+                return
+            transport.write(frame.wire)
+            await self._request.writer.drain()
+        else:
+            await self._ws.send_str(frame.text)
+        if self._bytes_per_s is not None:  # a bandwidth fault: pace the link
+            size = len(frame.wire) if self._framed else len(frame.text.encode())
+            await self._clock.sleep_until(self._clock.monotonic() + size / self._bytes_per_s)
+
     # Keepalive callbacks
 
     def _request_ping(self) -> None:
-        if self.faults.blocked("ping"):
+        if self._closing or self.faults.blocked("ping"):
             return
-        self._ping_due = True
-        self._wake.set()
+        if self._bytes_per_s is not None:  # a paced link: the ping waits its turn
+            self._ping_due = True
+            self._start_writer()
+            return
+        transport = self._writable()
+        if transport is not None:
+            # Ahead of whatever is queued (a control frame may go between messages).
+            transport.write(PING)
+            self._ping_written()
+
+    def _ping_written(self) -> None:
+        self.keepalive.ping_sent()
+        self._host.session_changed(self)
 
     def _pong_timed_out(self) -> None:
         log.info("%s: no pong within %ss, terminating", self.id, self.keepalive.timeout_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mockserver.hub import Hub
+from mockserver.wire import Frame
 
 
 @dataclass(eq=False)
@@ -12,9 +13,9 @@ class Recorder:
     """A subscriber that keeps what it is sent."""
 
     account: str | None = None
-    frames: list[str] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
 
-    def deliver(self, frame: str, channel: str | None = None) -> None:
+    def deliver(self, frame: Frame, channel: str | None = None) -> None:
         self.frames.append(frame)
 
 

@@ -175,6 +175,17 @@ async def test_stats_record_round_trips(open_reader: OpenReader, paradex_mock: M
     assert all(0 <= rtt < TIMEOUT_S for rtt in stats.round_trips_s), stats.round_trips_s
 
 
+async def test_stats_record_how_late_each_ping_went_out(
+    open_reader: OpenReader, paradex_mock: MockServer
+) -> None:
+    """``ping_lateness_s`` has one reading per ping: due time to write time, under a margin."""
+    reader = await open_reader(answer_pings=True)
+    await reader.until(lambda: len(reader.ping_times) >= 5)
+    stats = session_of(paradex_mock).keepalive.stats
+    assert len(stats.ping_lateness_s) == stats.pings_sent
+    assert all(0 <= late < MARGIN_S for late in stats.ping_lateness_s), stats.ping_lateness_s
+
+
 async def test_silent_client_is_dropped_and_its_neighbour_is_not(
     open_reader: OpenReader, paradex_mock: MockServer
 ) -> None:
