@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from mockserver.channels import Channel, parse_channel
+from mockserver.encoding import dumps
 from mockserver.errors import (
     RPC_ERRORS,
     AlreadySubscribed,
@@ -40,12 +42,6 @@ from mockserver.errors import (
 from mockserver.tokens import read_token
 
 RequestId = int | str | None
-_COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON, the way every frame the mock sends is encoded."""
-    return json.dumps(value, **_COMPACT)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -172,7 +168,12 @@ _NOTIFICATION_HEAD = '{"jsonrpc":"2.0","method":"subscription","params":{"channe
 
 def encode_notification(channel: str, data_json: str) -> str:
     """A push frame; ``data_json`` is already encoded, so a broadcast encodes once."""
-    return f'{_NOTIFICATION_HEAD}{dumps(channel)},"data":{data_json}}}}}'
+    return f"{_notification_head(channel)}{data_json}}}}}"
+
+
+@lru_cache(maxsize=4096)
+def _notification_head(channel: str) -> str:
+    return f'{_NOTIFICATION_HEAD}{dumps(channel)},"data":'
 
 
 def _channel_param(params: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,10 @@ def load_scenario(config: MockConfig) -> Scenario:
     if isinstance(config.scenario, Scenario):
         return config.scenario
     return loader.load(config.scenario, search=config.scenario_dirs)
+
+
+# A publish names one of a few channels, over and over: check each name once.
+_publishable = lru_cache(maxsize=4096)(parse_channel)
 
 
 class FaultShortcuts:
@@ -229,7 +234,7 @@ class MockServer(FaultShortcuts):
     def publish(self, channel: str, data: Any, *, account: str | None = None) -> int:
         """Publish ``data`` on ``channel`` now; returns how many sessions it reached."""
         try:
-            parse_channel(channel)
+            _publishable(channel)
         except RpcError as error:
             raise ConfigError(
                 f"cannot publish on '{channel}': {error.detail or error.message}"

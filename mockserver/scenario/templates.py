@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
 import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from mockserver.encoding import dumps
+
 if TYPE_CHECKING:
     from faker import Faker
-
-_ENCODE = {"separators": (",", ":"), "ensure_ascii": False}
 
 
 @dataclass
@@ -65,7 +64,7 @@ class Template:
         raise NotImplementedError
 
     def render_json(self, ctx: RenderContext) -> str:
-        return json.dumps(self.render(ctx), **_ENCODE)  # type: ignore[arg-type]
+        return dumps(self.render(ctx))
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,7 +82,7 @@ class Static(Template):
         # own, and encoding every nested Static at load time costs O(size x depth).
         encoded: str | None = self.__dict__.get("_json")
         if encoded is None:
-            encoded = json.dumps(self.value, **_ENCODE)  # type: ignore[arg-type]
+            encoded = dumps(self.value)
             object.__setattr__(self, "_json", encoded)
         return encoded
 
