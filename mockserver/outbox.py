@@ -17,6 +17,9 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
+# Sessions flushed per loop turn at most (see Outbox._flush).
+FLUSH_CHUNK = 128
+
 
 class Flushable(Protocol):
     def flush(self) -> None: ...
@@ -38,7 +41,19 @@ class Outbox:
         self._requested.append(session)
 
     def _flush(self) -> None:
-        requested, self._requested = self._requested, []
+        """Flush up to ``FLUSH_CHUNK`` sessions, and leave the rest to the next turn.
+
+        A write to a loopback socket costs 10-30 µs, so flushing a thousand
+        sessions in one callback would hold the loop for tens of milliseconds,
+        and a ping falling due meanwhile would wait for all of them.
+        """
+        requested = self._requested
+        if len(requested) <= FLUSH_CHUNK:
+            self._requested = []
+        else:
+            self._requested = requested[FLUSH_CHUNK:]
+            requested = requested[:FLUSH_CHUNK]
+            asyncio.get_running_loop().call_soon(self._flush)
         for session in requested:
             session.flush()
 

@@ -118,6 +118,7 @@ class Session:
         self.close_reason = ""
         self._queue: deque[Frame] = deque()
         self._flush_requested = False
+        self._max_unsent = config.max_queued_messages
         # Set in run(), once the handshake has said whether the connection compresses.
         self._transport: asyncio.Transport | None = None
         self._framed = False  # uncompressed: write the shared wire bytes ourselves
@@ -186,25 +187,29 @@ class Session:
             self._delivering_at = None
 
     def _enqueue(self, frame: Frame) -> None:
+        """The hot path of every delivery: keep it to a few attribute reads."""
         queue = self._queue
         if not queue:
             self._outbox.backlogged(self)
         queue.append(frame)
-        if self._over_limit():
-            return
-        if not self._flush_requested:
+        if len(queue) + len(self._delayed) >= self._max_unsent:
+            self._cut_off()
+        elif not self._flush_requested:
             self._flush_requested = True
             self._outbox.request_flush(self)
 
     def _over_limit(self) -> bool:
         """Frames queued or held back by a fault count alike: past the limit, the
         client is disconnected as a slow consumer, so memory stays bounded."""
-        unsent = len(self._queue) + len(self._delayed)
-        if unsent < self._config.max_queued_messages:
+        if len(self._queue) + len(self._delayed) < self._max_unsent:
             return False
+        self._cut_off()
+        return True
+
+    def _cut_off(self) -> None:
+        unsent = len(self._queue) + len(self._delayed)
         log.warning("%s: %d frames unsent, disconnecting slow consumer", self.id, unsent)
         self.disconnect_slow_consumer()
-        return True
 
     def disconnect_slow_consumer(self) -> None:
         """Close as Paradex does when 2000+ messages accumulate (paradex-ws.md §5)."""
