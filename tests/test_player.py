@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from conftest import RECEIVE_TIMEOUT_S, Client, Connect
 
-from mockserver.player import render, schedule
+from mockserver.player import PLAYER_BURST, Player, render, schedule
 from mockserver.scenario.loader import loads
 from mockserver.scenario.model import ChannelScript, Emission
 from mockserver.scenario.templates import RenderContext, Static
@@ -433,3 +434,38 @@ async def test_on_subscribe_last_on_a_private_channel_is_per_account(
         await subscribed(client, "account")
         assert await payloads(client, 1) == [{"account": account}]
     await assert_quiet(client)  # the other account's state never came
+
+
+class CountingClock:
+    """A clock stuck at 0 that counts the player's sleeps (each one a yield to the loop)."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return 0.0
+
+    def wall_us(self) -> int:
+        return 0
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Any:
+        raise NotImplementedError
+
+    async def sleep_until(self, when: float) -> None:
+        self.sleeps.append(when)
+
+
+async def test_a_player_publishes_messages_already_due_in_bursts() -> None:
+    """250 messages due at once go out in bursts of PLAYER_BURST, one yield between bursts."""
+    clock = CountingClock()
+    published: list[int] = []
+    player = Player(
+        [script(*(emit(n, at_s=0.0) for n in range(250)), emit(250, at_s=1.0))],
+        clock=clock,  # type: ignore[arg-type]
+        context=RenderContext(seed=1, now_us=lambda: 0),
+        emit=lambda _script, _emission, data_json: published.append(json.loads(data_json)["n"]),
+    )
+    await player.run()
+    assert published == list(range(251))
+    # A yield after each full burst of the 250, then the wait for the 1 s one.
+    assert clock.sleeps == [0.0] * (249 // PLAYER_BURST) + [1.0]
