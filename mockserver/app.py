@@ -33,14 +33,22 @@ async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
             status=426,
             headers={"Upgrade": "websocket"},
         )
-    number, refusal = server.connection_attempt()
+    # Counted here, past the upgrade check: only WebSocket handshakes count
+    # against the connection rate limit (not /health, REST or a plain GET /v1).
+    number, refusal = server.connection_attempt(request.remote)
     if refusal is not None and refusal.mode == "http":
         return web.json_response(
-            {"error": "connections are refused for now (a fault)"},
+            {"error": refusal.error},
             status=refusal.status,
-            headers={"Retry-After": "1"},
+            headers={"Retry-After": refusal.retry_after},
         )
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ConnectionError:  # the client went away during the handshake
+        log.debug("connection %d closed before the upgrade completed", number)
+        # Not the half-prepared ws (aiohttp would try to close it): a plain
+        # response, whose write to the closed transport aiohttp drops quietly.
+        return web.Response(status=400, text="the connection closed during the upgrade")
     if refusal is not None:  # accepted, then closed at once: a rate-limit close
         await ws.close(code=refusal.code, message=refusal.reason.encode())
         return ws

@@ -16,6 +16,14 @@ if TYPE_CHECKING:
 PARADEX_PING_INTERVAL_S = 55.0
 PARADEX_PONG_TIMEOUT_S = 5.0
 
+# Paradex's connection rate limit per IP (paradex-ws.md §5).
+PARADEX_CONNECTIONS_PER_IP_PER_S = 20
+PARADEX_CONNECTIONS_PER_IP_PER_MIN = 600
+# Not documented by Paradex: generous (every channel family of a hundred markets
+# fits), but a bound on what one connection can make the server hold.
+DEFAULT_MAX_SUBSCRIPTIONS = 1000
+CONNECTION_RATE_REFUSALS = ("http", "close")
+
 # Hosts that only this machine can reach: the control API needs no token there.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -41,6 +49,15 @@ class MockConfig:
     max_message_bytes: int = 1024 * 1024  # larger client frames are closed with 1009
     max_queued_messages: int = 2000  # "disconnect if 2000+ messages accumulate" (§5)
     transcript_limit: int = 10_000  # frames kept per session for inspection
+    # WebSocket handshakes per client IP (§5: "20 connections per second or 600
+    # connections per minute per IP address"); None: that limit is off.
+    connections_per_ip_per_s: int | None = PARADEX_CONNECTIONS_PER_IP_PER_S
+    connections_per_ip_per_min: int | None = PARADEX_CONNECTIONS_PER_IP_PER_MIN
+    # How a handshake over those limits is refused (UNCONFIRMED): "http": HTTP 429
+    # with Retry-After; "close": accepted, then closed 1013 "rate limit exceeded".
+    connection_rate_refusal: str = "http"
+    # Subscriptions per connection (UNCONFIRMED: Paradex documents no cap); None: off.
+    max_subscriptions: int | None = DEFAULT_MAX_SUBSCRIPTIONS
 
     # Connections
     compression: bool = True  # accept permessage-deflate when the client offers it
@@ -62,6 +79,15 @@ class MockConfig:
         for name in ("max_message_bytes", "max_queued_messages", "transcript_limit"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        for name in ("connections_per_ip_per_s", "connections_per_ip_per_min", "max_subscriptions"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be at least 1 (or None for off), not {value}")
+        if self.connection_rate_refusal not in CONNECTION_RATE_REFUSALS:
+            raise ConfigError(
+                "connection_rate_refusal must be one of "
+                f"{', '.join(CONNECTION_RATE_REFUSALS)}, not {self.connection_rate_refusal!r}"
+            )
         if self.close_timeout_s <= 0:
             raise ConfigError("close_timeout_s must be positive")
         if self.control_token is not None and not self.control_token.strip():

@@ -8,7 +8,13 @@ Every error is ``{"error": message}`` (plus ``"key"`` for a fault or parameter
 problem) with the HTTP status of its exception, mapped in one place:
 ``control_middleware``. It also enforces the token: when the server has one
 (configured, or generated because it listens beyond loopback) every ``/_mock/``
-request must carry ``Authorization: Bearer <token>``.
+request must carry ``Authorization: Bearer <token>``, compared in constant time;
+and it refuses what only a web page sends (another ``Origin``; while open, a
+``Host`` that is not loopback), so no page a developer visits can drive it.
+Nothing internal leaks: an unexpected exception is logged and answered with a
+generic 500. Bodies are read as bytes, as UTF-8 whatever their charset, within
+aiohttp's ``client_max_size`` (1 MiB; 413 beyond). docs/behaviour.md, "Hostile
+input", lists each choice.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ from aiohttp import web
 
 from mockserver import __version__
 from mockserver.app import SERVER_KEY
+from mockserver.config import LOOPBACK_HOSTS
 from mockserver.errors import (
     ConfigError,
     ControlBadRequest,
     ControlConflict,
     ControlError,
+    ControlForbidden,
     ControlNotFound,
     ControlUnauthorized,
     FaultSpecError,
@@ -51,6 +59,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/_mock"
 YAML_TYPES = frozenset({"application/yaml", "text/yaml", "application/x-yaml"})
+UPLOAD_FILE = "<request body>"  # how a scenario sent as a body is named in its problems
 # A bundled (or --scenario-dir) scenario's name: never a path.
 _SCENARIO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -75,6 +84,35 @@ def _check_token(request: web.Request, token: str | None) -> None:
             "the control API needs 'Authorization: Bearer <token>' "
             "(the server's --control-token, or the one it logged at start)"
         )
+
+
+def _check_browser(request: web.Request, *, open_api: bool) -> None:
+    """Refuse what only a web page would send: a browser's request from another origin
+    (CSRF: a page the developer visits posting faults to localhost), and, while the API
+    is open, a request addressed to a name other than loopback (DNS rebinding: that page
+    renaming itself to 127.0.0.1). curl, scripts and clients send no Origin."""
+    origin = request.headers.get("Origin")
+    if origin is not None and _netloc(origin) != request.host.lower():
+        raise ControlForbidden(
+            f"cross-origin requests to the control API are refused (Origin: {origin})"
+        )
+    if open_api and _hostname(request.host) not in LOOPBACK_HOSTS:
+        raise ControlForbidden(
+            "without a control token the control API answers only requests addressed "
+            f"to loopback (127.0.0.1, ::1, localhost), not {request.host!r}"
+        )
+
+
+def _netloc(origin: str) -> str:
+    return origin.partition("://")[2].rstrip("/").lower()
+
+
+def _hostname(host: str) -> str:
+    """The host of a Host header, without its port (``[::1]:80`` is ``::1``)."""
+    host = host.lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 # Replies
@@ -109,7 +147,9 @@ async def control_middleware(request: web.Request, handler: Handler) -> web.Stre
     if not _is_control(request.path):
         return await handler(request)
     try:
-        _check_token(request, _server(request).control_token)
+        token = _server(request).control_token
+        _check_browser(request, open_api=token is None)
+        _check_token(request, token)
         return await handler(request)
     except DuplicateFault as error:
         return error_reply(409, error.problem, error.path)
@@ -119,10 +159,15 @@ async def control_middleware(request: web.Request, handler: Handler) -> web.Stre
         return error_reply(error.status, str(error))
     except (ScenarioError, ConfigError) as error:
         return error_reply(400, str(error))
+    except web.HTTPRequestEntityTooLarge as error:  # aiohttp's client_max_size
+        return error_reply(413, f"the body is too large: {error.text}")
     except web.HTTPException as error:  # no such route, a method it does not take
         if error.status < 400:
             raise
-        return error_reply(error.status, f"{error.reason}: {request.method} {request.path}")
+        response = error_reply(error.status, f"{error.reason}: {request.method} {request.path}")
+        if "Allow" in error.headers:  # a 405 names the methods the path takes (RFC 9110)
+            response.headers["Allow"] = error.headers["Allow"]
+        return response
     except Exception:
         log.exception("control API: %s %s failed", request.method, request.path)
         return error_reply(500, "internal error (the server's log has the traceback)")
@@ -132,12 +177,21 @@ def _server(request: web.Request) -> MockServer:
     return request.app[SERVER_KEY]
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 async def _json_body(request: web.Request) -> Any:
-    text = await request.text()
+    # Bytes, whatever charset the request claims: JSON is UTF-8 (RFC 8259 §8.1).
+    data = await request.read()
     try:
-        return json.loads(text)
-    except ValueError as error:
+        return json.loads(data, parse_constant=_no_constant)
+    except ValueError as error:  # UnicodeDecodeError included
         raise ControlBadRequest(f"the body is not JSON: {error}") from None
+    except RecursionError:
+        raise ControlBadRequest(
+            "the body is not JSON this server reads: nested too deeply"
+        ) from None
 
 
 async def _json_object(request: web.Request, what: str) -> dict[str, Any]:
@@ -328,9 +382,9 @@ async def get_scenario(request: web.Request) -> web.Response:
 async def put_scenario(request: web.Request) -> web.Response:
     server = _server(request)
     if request.content_type in YAML_TYPES:
-        scenario = loader.loads(
-            await request.text(), file="<request body>", default_name="uploaded"
-        )
+        # Bytes, whatever charset the request claims: a scenario is UTF-8, as a file is.
+        text = loader.decode(await request.read(), file=UPLOAD_FILE)
+        scenario = loader.loads(text, file=UPLOAD_FILE, default_name="uploaded")
     else:
         body = await _json_object(
             request,

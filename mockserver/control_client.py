@@ -26,6 +26,9 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT_S = 10.0
 PREFIX = "/_mock"
 YAML_TYPE = "application/yaml"
+# The largest body the control API takes (aiohttp's default client_max_size): larger
+# is refused here rather than half sent.
+MAX_UPLOAD_BYTES = 1024 * 1024
 _UNSET: Any = object()  # --count not given (None is --count unlimited)
 
 
@@ -38,16 +41,14 @@ class Request:
         path: str,
         *,
         body: Any = None,
-        text: str | None = None,
+        data: bytes | None = None,
         content_type: str = "application/json",
     ) -> None:
         self.method = method
         self.path = path
-        self.data: bytes | None = None
+        self.data = data  # sent as it is (a scenario file's bytes: the server judges them)
         self.content_type = content_type
-        if text is not None:
-            self.data = text.encode()
-        elif body is not None:
+        if body is not None:
             self.data = json.dumps(body).encode()
 
 
@@ -272,11 +273,19 @@ def _publish_request(args: argparse.Namespace) -> Request:
 def _load_request(args: argparse.Namespace) -> Request:
     if args.file is not None:
         try:
-            text = args.file.read_text(encoding="utf-8")
+            with args.file.open("rb") as stream:  # bounded: /dev/zero is no scenario
+                data = stream.read(MAX_UPLOAD_BYTES + 1)
         except OSError as error:
             problem = f"paradex-mock control: cannot read {args.file}: {error.strerror}"
             raise SystemExit(problem) from None
-        return Request("PUT", "/scenario", text=text, content_type=YAML_TYPE)
+        if len(data) > MAX_UPLOAD_BYTES:
+            problem = (
+                f"paradex-mock control: {args.file} is larger than the {MAX_UPLOAD_BYTES} "
+                "bytes the control API takes (serve it by name from --scenario-dir instead)"
+            )
+            raise SystemExit(problem)
+        # Bytes as they are: the server reports a file that is not UTF-8 with its line.
+        return Request("PUT", "/scenario", data=data, content_type=YAML_TYPE)
     return Request("PUT", "/scenario", body={"name": args.name})
 
 

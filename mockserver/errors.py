@@ -13,6 +13,7 @@
     │   ├── AlreadySubscribed    subscribing twice (UNCONFIRMED shape)
     │   ├── NotSubscribed        unsubscribing from a channel not subscribed (UNCONFIRMED shape)
     │   ├── AuthRequired         a private channel before `auth` (UNCONFIRMED shape)
+    │   ├── TooManySubscriptions past ``max_subscriptions`` (UNCONFIRMED: no cap documented)
     │   ├── MalformedToken       40110
     │   ├── InvalidToken         40111
     │   └── GeoBlocked           40112
@@ -22,6 +23,7 @@
     └── ControlError             a control-API request refused, with its HTTP status
         ├── ControlBadRequest    400
         ├── ControlUnauthorized  401
+        ├── ControlForbidden     403
         ├── ControlNotFound      404
         └── ControlConflict      409
 
@@ -147,6 +149,15 @@ class AuthRequired(RpcError):
     data = "authentication required for private channel"
 
 
+class TooManySubscriptions(RpcError):
+    # UNCONFIRMED: Paradex documents no cap (paradex-ws.md §5); the mock's cap
+    # (MockConfig.max_subscriptions) answers with the subscribe error Paradex is known to use.
+    kind = "too_many_subscriptions"
+    code = -32600
+    message = "invalid subscribe request"
+    data = "too many subscriptions"
+
+
 class MalformedToken(RpcError):
     kind = "malformed_token"
     code = 40110
@@ -178,6 +189,7 @@ RPC_ERRORS: dict[str, type[RpcError]] = {
         AlreadySubscribed,
         NotSubscribed,
         AuthRequired,
+        TooManySubscriptions,
         MalformedToken,
         InvalidToken,
         GeoBlocked,
@@ -259,6 +271,10 @@ class ControlBadRequest(ControlError):
 
 class ControlUnauthorized(ControlError):
     status = 401
+
+
+class ControlForbidden(ControlError):
+    status = 403
 
 
 class ControlNotFound(ControlError):

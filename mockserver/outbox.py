@@ -15,7 +15,10 @@ is the backpressure a replay at full speed needs.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 # Sessions flushed per loop turn at most (see Outbox._flush).
 FLUSH_CHUNK = 128
@@ -23,6 +26,8 @@ FLUSH_CHUNK = 128
 
 class Flushable(Protocol):
     def flush(self) -> None: ...
+
+    def drop(self) -> None: ...
 
 
 class Outbox:
@@ -55,7 +60,11 @@ class Outbox:
             requested = requested[:FLUSH_CHUNK]
             asyncio.get_running_loop().call_soon(self._flush)
         for session in requested:
-            session.flush()
+            try:
+                session.flush()
+            except Exception:  # one session's bug must not cost the others their flush
+                log.exception("flushing %r failed; dropping it", session)
+                session.drop()
 
     def backlogged(self, session: Flushable) -> None:
         """``session`` has frames queued that its transport has not been handed."""

@@ -10,10 +10,20 @@ Wire details this module holds (paradex-ws.md §2, §4, clients.md):
   timestamps in microseconds since the epoch, ``usDiff == usOut - usIn``;
 - ``id`` is echoed with its type (paradex-py sends ints for subscribe, strings for
   unsubscribe); a parse error or an unreadable request is answered with id null;
+  a string id must be valid Unicode (JSON's ``"\\ud800"`` escape is not), or the
+  reply could not be sent as UTF-8;
 - ``result`` is always an object (ccxt and paradex-py break on anything else);
 - a request without ``id`` is a notification (ccxt's subscribe): it is acted on
   but never answered with an error (ccxt stops reading after any error reply),
   and by default not answered at all, as JSON-RPC 2.0 says.
+
+Hostile input (docs/behaviour.md, "Hostile frames"): ``receive`` never raises and
+every frame with an id gets exactly one reply. Nesting deeper than the JSON
+decoder's recursion limit and integers longer than CPython's 4300 digits are
+-32700 with a ``data`` that says which; a JSON array (a JSON-RPC 2.0 batch) is
+one -32600 reply and none of its members is acted on; a channel name longer than
+``MAX_CHANNEL_CHARS`` is an invalid channel without being parsed; a string id
+longer than ``MAX_ID_CHARS`` is -32600 with id null (every reply echoes the id).
 """
 
 from __future__ import annotations
@@ -32,16 +42,25 @@ from mockserver.errors import (
     AuthRequired,
     ErrorCatalogue,
     InternalError,
+    InvalidChannel,
     InvalidParams,
     InvalidRequest,
     MethodNotFound,
     NotSubscribed,
     ParseError,
     RpcError,
+    TooManySubscriptions,
 )
 from mockserver.tokens import read_token
 
 RequestId = int | str | None
+
+# No Paradex channel name comes near this (the longest are order_book names with
+# a suffix, about 60 characters); a longer one is refused before it is parsed.
+MAX_CHANNEL_CHARS = 256
+# Every reply echoes the id, and up to max_queued_messages replies may wait for a
+# client that does not read: a bound on the id is a bound on what they hold.
+MAX_ID_CHARS = 1024
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,8 @@ class ProtocolPolicy:
     # UNCONFIRMED: JSON-RPC 2.0 says notifications get no reply; a scenario can
     # make the mock acknowledge them (with no "id" member) instead.
     reply_to_notifications: bool = False
+    # Subscriptions one connection may hold (MockConfig.max_subscriptions); None: no cap.
+    max_subscriptions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,9 +116,15 @@ def load_frame(text: str | bytes) -> dict[str, Any]:
     """Decode a frame's JSON; a non-object is an invalid request (answered with id null)."""
     try:
         obj = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        # ValueError covers JSONDecodeError, bad UTF-8 and over-long integers.
+    except RecursionError as exc:
+        raise ParseError("nesting too deep") from exc
+    except json.JSONDecodeError as exc:
         raise ParseError() from exc
+    except UnicodeDecodeError as exc:  # bytes only: aiohttp has decoded text frames
+        raise ParseError("invalid UTF-8") from exc
+    except ValueError as exc:
+        # Valid JSON that CPython refuses: an integer over its 4300-digit limit.
+        raise ParseError("number too long") from exc
     if isinstance(obj, list):
         raise InvalidRequest("batch requests are not supported")
     if not isinstance(obj, dict):
@@ -112,7 +139,21 @@ def read_id(obj: dict[str, Any]) -> tuple[RequestId, bool]:
         isinstance(request_id, bool) or not isinstance(request_id, (int, str))
     ):
         raise InvalidRequest("id must be an integer or a string")
+    if isinstance(request_id, str):
+        if len(request_id) > MAX_ID_CHARS:
+            raise InvalidRequest(f"id must be at most {MAX_ID_CHARS} characters")
+        if not request_id.isascii() and not _encodable(request_id):
+            raise InvalidRequest("id must be valid unicode")
     return request_id, "id" in obj
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` has a UTF-8 form (a lone surrogate, from a JSON escape, has none)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def to_request(obj: dict[str, Any], request_id: RequestId, has_id: bool) -> Request:
@@ -228,11 +269,16 @@ class RpcSession:
             isinstance(markets, list) and all(isinstance(m, str) for m in markets)
         ):
             raise InvalidParams('"markets" must be an array of strings')
+        if len(name) > MAX_CHANNEL_CHARS:
+            raise InvalidChannel()
         channel = parse_channel(name, markets=self.policy.markets)
         if channel.private and self.account is None:
             raise AuthRequired()
         if name in self.subscriptions:
             raise AlreadySubscribed()
+        cap = self.policy.max_subscriptions
+        if cap is not None and len(self.subscriptions) >= cap:
+            raise TooManySubscriptions(f"at most {cap} subscriptions per connection")
         self.subscriptions[name] = channel
         return {"channel": name}, Outcome(subscribed=channel)
 

@@ -32,6 +32,7 @@ from mockserver.errors import ConfigError, ErrorCatalogue, RpcError
 from mockserver.faults import ActiveFault, Fault, FaultBook, Refusal, decode_fault
 from mockserver.faults.decode import ENVELOPE_KEYS
 from mockserver.hub import Hub
+from mockserver.limits import ConnectionLimiter, rate_limit_refusal
 from mockserver.market.runtime import MarketRuntime
 from mockserver.outbox import Outbox
 from mockserver.player import ScenarioRuntime
@@ -89,6 +90,8 @@ class MockServer(FaultShortcuts):
         self.sessions: dict[str, Session] = {}
         self.closed_sessions: deque[Session] = deque(maxlen=CLOSED_SESSIONS_KEPT)
         self._connections = 0
+        # Handshakes per client IP (paradex-ws.md §5); None when both limits are off.
+        self.connection_limiter = ConnectionLimiter.from_config(self.config)
         self._clock: Clock | None = None
         self._timers: TimerQueue | None = None  # every connection's keepalive, one loop timer
         self._outbox: Outbox | None = None
@@ -119,6 +122,7 @@ class MockServer(FaultShortcuts):
             errors=ErrorCatalogue(scenario.errors),
             auth=scenario.auth,
             reply_to_notifications=scenario.behaviour.reply_to_notifications,
+            max_subscriptions=self.config.max_subscriptions,
         )
 
     # Lifecycle
@@ -314,6 +318,8 @@ class MockServer(FaultShortcuts):
         (restarted from its beginning), no closed-session history."""
         self.faults.reset()
         self.closed_sessions.clear()
+        if self.connection_limiter is not None:
+            self.connection_limiter.clear()
         await self._replace_scenario(self._baseline)
 
     async def _replace_scenario(self, scenario: Scenario) -> None:
@@ -370,7 +376,7 @@ class MockServer(FaultShortcuts):
             for frame in session.received:
                 try:
                     obj = json.loads(frame.text)
-                except ValueError:
+                except (ValueError, RecursionError):  # a hostile frame's nesting too
                     continue
                 if isinstance(obj, dict) and (method is None or obj.get("method") == method):
                     found.append(obj)
@@ -382,14 +388,27 @@ class MockServer(FaultShortcuts):
         return web.WebSocketResponse(
             autoping=False,  # pings and pongs reach the session: it keeps Paradex's timing
             compress=self.config.compression,
-            max_msg_size=self.config.max_message_bytes,
+            # aiohttp refuses a message of exactly max_msg_size: max_message_bytes passes.
+            max_msg_size=self.config.max_message_bytes + 1,
             timeout=self.config.close_timeout_s,
         )
 
-    def connection_attempt(self) -> tuple[int, Refusal | None]:
-        """Number the next connection, and say whether a fault refuses it."""
+    @property
+    def connection_attempts(self) -> int:
+        """WebSocket handshakes so far, refused ones included (connections are numbered so)."""
+        return self._connections
+
+    def connection_attempt(self, remote: str | None = None) -> tuple[int, Refusal | None]:
+        """Number the next connection (from IP ``remote``), and say whether a fault or
+        the connection rate limit refuses it (a fault's refusal does not count)."""
         self._connections += 1
-        return self._connections, self.faults.connection_attempt(self._connections)
+        refusal = self.faults.connection_attempt(self._connections)
+        if refusal is None and self.connection_limiter is not None:
+            assert self._clock is not None
+            denied = self.connection_limiter.admit(remote or "", self._clock.monotonic())
+            if denied is not None:
+                refusal = rate_limit_refusal(denied, mode=self.config.connection_rate_refusal)
+        return self._connections, refusal
 
     async def serve_connection(
         self, request: web.Request, ws: web.WebSocketResponse, *, number: int

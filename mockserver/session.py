@@ -53,6 +53,12 @@ log = logging.getLogger(__name__)
 # UNCONFIRMED close codes (paradex-ws.md §4 documents none).
 SLOW_CONSUMER_CLOSE = (WSCloseCode.POLICY_VIOLATION, "slow consumer")
 GOING_AWAY_CLOSE = (WSCloseCode.GOING_AWAY, "server shutting down")
+TOO_BIG_CLOSE = (WSCloseCode.MESSAGE_TOO_BIG, "message too big")
+
+# The transcript keeps at most this many characters of client frames, the oldest
+# frames making room: with 1 MiB frames, ``transcript_limit`` frames alone could
+# hold 10 GiB for one connection.
+TRANSCRIPT_MAX_CHARS = 16 * 1024 * 1024
 
 
 class SessionHost(Protocol):
@@ -114,6 +120,9 @@ class Session:
         self.rpc = RpcSession(policy, now_us=clock.wall_us)
         self.connected_at_us = clock.wall_us()
         self.received: deque[ReceivedFrame] = deque(maxlen=config.transcript_limit)
+        self._transcript_chars = 0
+        # A text frame this long may be over max_message_bytes (see _too_big).
+        self._check_size_from = config.max_message_bytes // 4 + 1
         self.close_code: int | None = None
         self.close_reason = ""
         self._queue: deque[Frame] = deque()
@@ -161,7 +170,14 @@ class Session:
 
     @property
     def queued(self) -> int:
+        """Frames waiting in the session's queue (not yet handed to the transport)."""
         return len(self._queue)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes handed to the transport and not yet taken by the kernel."""
+        transport = self._transport
+        return 0 if transport is None else transport.get_write_buffer_size()
 
     def deliver(self, frame: Frame | str, channel: str | None = None) -> None:
         """Queue a frame for the client (``channel``: the subscription it was framed
@@ -286,6 +302,13 @@ class Session:
             )
         except (asyncio.TimeoutError, ConnectionError):
             self.drop()
+        except asyncio.CancelledError:
+            # aiohttp's close frame waits on the drain future the writer task shares;
+            # cancelling the writer (run() ends) cancels it here too. aiohttp has then
+            # only asked the transport to close once its buffer drains, which a client
+            # that never reads never lets happen: drop the connection instead.
+            self.drop()
+            raise
 
     def drop(self) -> None:
         """Close TCP at once, with no close frame: the client sees 1006."""
@@ -337,8 +360,8 @@ class Session:
             elif kind is WSMsgType.BINARY:
                 self._handle_binary()
             elif kind is WSMsgType.PING:
-                if not self.faults.blocked("client_ping"):
-                    await ws.pong(message.data)
+                if not self.faults.blocked("client_ping") and not await self._pong(message.data):
+                    break
             elif kind is WSMsgType.PONG:
                 if not self.faults.blocked("pong"):
                     self.keepalive.pong_received()
@@ -350,7 +373,19 @@ class Session:
                     self._record_close(message.data.code, str(message.data))
                 break
 
+    async def _pong(self, payload: bytes) -> bool:
+        """Answer a client's ping; False if the connection went meanwhile (a client
+        flooding pings it never reads has this wait for the drain, and may vanish)."""
+        try:
+            await self._ws.pong(payload)
+        except ConnectionError as exc:
+            log.debug("%s: pong failed: %r", self.id, exc)
+            return False
+        return True
+
     def _handle_text(self, text: str) -> None:
+        if len(text) >= self._check_size_from and self._too_big(text):
+            return
         received_us = self._clock.wall_us()
         if self._ignored(text, received_us):
             return
@@ -360,9 +395,30 @@ class Session:
         """A fault (black_hole) has the frame recorded but not acted on."""
         if not self.faults.blocked("incoming"):
             return False
-        self.received.append(ReceivedFrame(received_us, text, ignored=True))
+        self._record(ReceivedFrame(received_us, text, ignored=True))
         self._host.session_changed(self)
         return True
+
+    def _too_big(self, text: str) -> bool:
+        """Close 1009 for a frame over ``max_message_bytes`` that aiohttp let through.
+
+        aiohttp refuses an uncompressed message of its ``max_msg_size`` (set one
+        over the limit), but lets a decompressed one of exactly that size pass.
+        """
+        if not self._ws.compress or len(text.encode()) <= self._config.max_message_bytes:
+            return False
+        self.close_soon(*TOO_BIG_CLOSE)
+        return True
+
+    def _record(self, frame: ReceivedFrame) -> None:
+        """Add ``frame`` to the transcript; the oldest frames make room, by count and size."""
+        received = self.received
+        if len(received) == received.maxlen:
+            self._transcript_chars -= len(received[0].text)
+        received.append(frame)
+        self._transcript_chars += len(frame.text)
+        while self._transcript_chars > TRANSCRIPT_MAX_CHARS and len(received) > 1:
+            self._transcript_chars -= len(received.popleft().text)
 
     def _handle_binary(self) -> None:
         # Paradex: "Client messages must always be sent as JSON-RPC text frames".
@@ -374,7 +430,7 @@ class Session:
 
     def _apply(self, text: str, outcome: Outcome, received_us: int) -> None:
         error = outcome.error.kind if outcome.error is not None else None
-        self.received.append(ReceivedFrame(received_us, text, error))
+        self._record(ReceivedFrame(received_us, text, error))
         if outcome.reply is not None:
             self.deliver(outcome.reply)
         if outcome.subscribed is not None:

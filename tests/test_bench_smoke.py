@@ -103,3 +103,23 @@ def test_memory_and_ready_figures_are_there(smoke: tuple[str, dict[str, Any]]) -
     assert result["ready"]["serve"]["median_s"] > 0
     assert result["deflate"]["on"]["negotiated"] == result["deflate"]["clients"]
     assert result["deflate"]["off"]["negotiated"] == 0
+
+
+def test_a_short_soak_churns_with_faults_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    """``python -m bench.soak`` for 3 s: connections churn, and at the end every session
+    is closed with no more descriptors or tasks than at the baseline."""
+    out = tmp_path / "soak.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--seconds", "3", "--warmup", "1", "--every", "1",
+         "--workers", "10", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    result = json.loads(out.read_text())
+    baseline, end = result["samples"][0], result["samples"][-1]
+    assert result["churn"]["connections"] > 10
+    assert end["settled"]
+    assert end["sessions"] == 0
+    assert end["fds"] <= baseline["fds"]
+    assert end["tasks"] <= baseline["tasks"]

@@ -27,6 +27,7 @@ from paradex_spec import payload_refs, problems, validator
 
 from mockserver.channels import CATALOGUE, family_of
 from mockserver.hub import Hub
+from mockserver.market import runtime
 from mockserver.market.accounts import TRANSACTION_SETTLE_MS
 from mockserver.market.engine import MarketSim
 from mockserver.market.model import BUY, SELL
@@ -594,3 +595,39 @@ async def test_one_seed_gives_byte_identical_streams_another_differs(
         assert DEFAULT_EPOCH_MS <= timestamp(data) < DEFAULT_EPOCH_MS + 60_000, "clock: scenario"
     diff_a, diff_c = aligned(a, c, f"bbo.{BTC}")
     assert diff_a != diff_c
+
+
+@pytest.mark.paradex_mock(scenario=FAST)
+async def test_an_account_nobody_holds_is_retired_after_its_idle_time(
+    connect: Connect, paradex_mock: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once no session holds a private subscription of it, an account stops trading
+    (after ACCOUNT_IDLE_S, 0 here); an account still held keeps trading."""
+    monkeypatch.setattr(runtime, "ACCOUNT_IDLE_S", 0.0)
+    market = paradex_mock.market
+    assert market is not None
+    leaving, staying = Transcript(await connect()), Transcript(await connect())
+    for transcript, address in ((leaving, "0xa11ce"), (staying, "0xb0b")):
+        await transcript.call("auth", {"bearer": paradex_mock.token(address)})
+        await transcript.subscribe("orders.ALL")
+    assert set(market.accounts) == {"0xa11ce", "0xb0b"}
+    await leaving.client.ws.close()
+    await paradex_mock.wait_for(lambda: "0xa11ce" not in market.accounts, timeout=5)
+    assert set(market.accounts) == {"0xb0b"}
+
+
+@pytest.mark.paradex_mock(scenario=FAST)
+async def test_past_max_accounts_the_longest_idle_are_retired_first(
+    connect: Connect, paradex_mock: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With more accounts than MAX_ACCOUNTS, idle ones go oldest first; held ones stay."""
+    monkeypatch.setattr(runtime, "MAX_ACCOUNTS", 2)
+    market = paradex_mock.market
+    assert market is not None
+    held = Transcript(await connect())
+    await held.call("auth", {"bearer": paradex_mock.token("0xb0b")})
+    await held.subscribe("orders.ALL")
+    for address in ("0x1", "0x2", "0x3"):  # made without a session: idle from the start
+        market.account(address)
+    assert market.retire_idle_accounts() == ["0x1", "0x2"]
+    assert set(market.accounts) == {"0xb0b", "0x3"}

@@ -60,7 +60,8 @@ def first_payload(scenario: Scenario, seed: int = 0) -> object:
 def test_syntax_error_names_file_and_line() -> None:
     """A YAML syntax error is one problem with the file and the line it was found on."""
     assert only_problem("markets: [BTC-USD-PERP\nchannels: {}\n") == (
-        "s.yaml:2: YAML syntax: did not find expected ',' or ']'"
+        "s.yaml:2: YAML syntax: did not find expected ',' or ']' "
+        "(while parsing a flow sequence that starts on line 1)"
     )
 
 
@@ -194,8 +195,8 @@ def test_unknown_key_names_file_line_key_and_suggests(yaml_text: str, expected: 
          "s.yaml:1: auth.fail_with: expected one of internal_error, parse_error, "
          "invalid_request, method_not_found, invalid_params, invalid_channel, "
          "deltas_take_no_params, already_subscribed, not_subscribed, auth_required, "
-         "malformed_token, invalid_token, geo_blocked, got 'invalid_tokens'; did you mean "
-         "'invalid_token'?"),
+         "too_many_subscriptions, malformed_token, invalid_token, geo_blocked, got "
+         "'invalid_tokens'; did you mean 'invalid_token'?"),
         ("errors: {parse_error: {code: x}}\n",
          "s.yaml:1: errors.parse_error.code: expected an integer, got 'x'"),
         (message("{a: 1}", count="0", every="1"),
@@ -811,8 +812,8 @@ def test_file_problems_name_the_path(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [(None, "cannot read: No such file or directory"),
-     (b"\xff\xfe", "not UTF-8 text (invalid start byte)")],
+    [(None, ": cannot read: No such file or directory"),
+     (b"\xff\xfe", ":1: not UTF-8 text (invalid start byte at byte 0)")],
     ids=["missing", "binary"],
 )  # fmt: skip
 def test_unreadable_files(tmp_path: Path, content: bytes | None, problem: str) -> None:
@@ -820,7 +821,7 @@ def test_unreadable_files(tmp_path: Path, content: bytes | None, problem: str) -
     path = tmp_path / "x.yaml"
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(ScenarioError, match=re.escape(f"{path}: {problem}")):
+    with pytest.raises(ScenarioError, match=re.escape(f"{path}{problem}")):
         loader.load_file(path)
 
 

@@ -8,8 +8,10 @@ import asyncio
 import pytest
 from conftest import Connect
 from raw_ws import open_raw
+from stalled_reader import flood_until_cut_off, open_stalled
 
 from mockserver import wire
+from mockserver.outbox import Outbox
 from mockserver.server import MockServer
 from mockserver.wire import Frame, text_frame
 
@@ -109,24 +111,10 @@ async def test_a_client_that_stops_reading_is_cut_off_while_the_others_keep_stre
     paradex_mock: MockServer, connect: Connect
 ) -> None:
     """A stalled reader fills its socket, then 200 queued frames: closed 1008; others get all."""
-    stalled = await open_raw(paradex_mock.host, paradex_mock.port, rcvbuf=4096)
-    await stalled.send_json(
-        {"jsonrpc": "2.0", "id": 1, "method": "subscribe", "params": {"channel": CHANNEL}}
-    )
-    await stalled.read_json()  # the reply; from here on it reads nothing
+    stalled, victim = await open_stalled(paradex_mock, CHANNEL)
     healthy = await connect()
     await healthy.subscribe(CHANNEL)
-    (victim,) = [s for s in paradex_mock.sessions.values() if s.number == 1]
-    blob = "x" * 1000
-    sent = 0
-    while not victim.closed:
-        assert sent < 100_000, "the stalled client was never disconnected"
-        for _ in range(50):
-            paradex_mock.publish(CHANNEL, {"i": sent, "blob": blob})
-            sent += 1
-        assert victim.queued <= 200
-        received = [(await healthy.notification())["params"]["data"]["i"] for _ in range(50)]
-        assert received == list(range(sent - 50, sent))
+    await flood_until_cut_off(paradex_mock, victim, healthy, CHANNEL, limit=200)
     await paradex_mock.wait_for(lambda: victim.close_code is not None)
     assert (victim.close_code, victim.close_reason) == (1008, "slow consumer")
     await asyncio.wait_for(paradex_mock.drained(), 5)  # nothing is left backlogged
@@ -160,3 +148,32 @@ async def test_drained_waits_for_a_backlogged_client(
     assert got == list(range(sent))
     await asyncio.wait_for(waiting, 5)
     slow.close()
+
+
+class FlakySession:
+    """A session whose flush may fail, recording what the outbox did with it."""
+
+    def __init__(self, *, fails: bool) -> None:
+        self.fails = fails
+        self.flushed = self.dropped = False
+
+    def flush(self) -> None:
+        if self.fails:
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        self.flushed = True
+
+    def drop(self) -> None:
+        self.dropped = True
+
+
+async def test_one_failing_flush_costs_only_its_own_session() -> None:
+    """A session whose flush raises is dropped; the others of the same turn are flushed."""
+    outbox = Outbox()
+    bad, good = FlakySession(fails=True), FlakySession(fails=False)
+    outbox.request_flush(bad)
+    outbox.request_flush(good)
+    await asyncio.sleep(0)  # one loop turn: the outbox's flush callback runs
+    assert bad.dropped
+    assert not bad.flushed
+    assert good.flushed
+    assert not good.dropped

@@ -85,6 +85,9 @@ class Refusal:
     status: int = 503
     code: int = 1013
     reason: str = ""
+    # "http" only: the Retry-After header and the JSON body's "error".
+    retry_after: str = "1"
+    error: str = "connections are refused for now (a fault)"
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from mockserver.channels import ALL, Channel, delivery_names, family_of
+from mockserver.channels import ALL, Channel, delivery_names, family_of, is_private
 from mockserver.clock import Clock
 from mockserver.hub import Hub
 from mockserver.market import payloads
@@ -98,6 +98,12 @@ FUNDING_COMPARISON_RATES_MS = {"500ms": 500, "1000ms": 1000}
 BOOK_DEPTH = 15
 STALE_MS = 1000  # periodic frames further behind than this are skipped, not sent late
 IDLE_WAKE_MS = 1000  # how often the task wakes while nobody is subscribed to anything
+# An account no session holds a private subscription of is simulated this long
+# more (a client that reconnects finds its orders as it left them), then retired:
+# otherwise every account that ever authenticated would trade on forever, and a
+# long run with many accounts would grow in memory and in CPU per tick.
+ACCOUNT_IDLE_S = 300.0
+MAX_ACCOUNTS = 1000  # past this, idle accounts are retired early, the longest idle first
 # Accounts react to trades by re-resting orders, which may move the book again:
 # rounds of reaction per step, a bound against a feedback loop.
 MAX_REACTION_ROUNDS = 8
@@ -122,6 +128,10 @@ class MarketRuntime:
         self.specs = {m: self._spec(m) for m in scenario.markets}
         self.sims: dict[str, MarketSim] = {}
         self.accounts: dict[str, AccountSim] = {}
+        # Whose private subscriptions hold which account: (id(session), name) -> address;
+        # and since when each account nobody holds has been idle (clock seconds).
+        self._held: dict[tuple[int, str], str] = {}
+        self._idle_since: dict[str, float] = {}
         # Concrete channels a script owns: the synthetic market leaves them alone.
         self._scripted = frozenset(c.channel for c in scenario.channels)
         self._fed: dict[str, bool] = {}  # concrete channel -> published on by the market
@@ -236,6 +246,8 @@ class MarketRuntime:
             for e in account.settle(now_ms)
         ]
         self._dispatch([*owned, *((None, e) for e in events)])
+        if elapsed % 1000 == 0 and self._idle_since:
+            self.retire_idle_accounts()
         if stale:
             return
         for rate_ms in (50, 100):
@@ -437,6 +449,9 @@ class MarketRuntime:
                 self._muted = False
             self._wake_up()
         self._subscriptions += 1
+        if channel.private and recipient.account is not None:
+            self._held[(id(recipient), channel.name)] = recipient.account
+            self._idle_since.pop(recipient.account, None)
         if not self.sims or not self.synthetic.feeds(channel.family):
             return
         try:
@@ -524,6 +539,8 @@ class MarketRuntime:
             collateral=self.synthetic.collateral,
         )
         self.accounts[address] = account
+        if address not in self._held.values():
+            self._idle_since[address] = self._clock.monotonic()
         opening = [
             (address, e)
             for e in account.open(self.now_ms)
@@ -538,11 +555,42 @@ class MarketRuntime:
 
     def unsubscribed(self, recipient: Recipient, name: str) -> None:
         self._subscriptions -= 1
+        self._release(recipient, name)
         self._forget_book_feeds()
 
     def closed(self, recipient: Recipient, names: Iterable[str]) -> None:
-        self._subscriptions -= len(list(names))
+        names = list(names)
+        self._subscriptions -= len(names)
+        for name in names:
+            self._release(recipient, name)
         self._forget_book_feeds()
+
+    # Accounts nobody holds
+
+    def _release(self, recipient: Recipient, name: str) -> None:
+        """A private subscription ended: its account may now be held by nobody."""
+        if not is_private(name):
+            return
+        address = self._held.pop((id(recipient), name), None)
+        if address is not None and address not in self._held.values():
+            self._idle_since[address] = self._clock.monotonic()
+
+    def retire_idle_accounts(self) -> list[str]:
+        """Stop simulating the accounts idle past ACCOUNT_IDLE_S (and, past
+        MAX_ACCOUNTS, the longest idle); returns their addresses."""
+        now = self._clock.monotonic()
+        idle = sorted(self._idle_since.items(), key=lambda item: item[1])
+        excess = len(self.accounts) - MAX_ACCOUNTS
+        retired = []
+        for address, since in idle:
+            if now - since < ACCOUNT_IDLE_S and len(retired) >= excess:
+                break
+            self.accounts.pop(address, None)
+            del self._idle_since[address]
+            retired.append(address)
+        if retired:
+            log.debug("retired %d idle accounts", len(retired))
+        return retired
 
     def _forget_book_feeds(self) -> None:
         """Drop the snapshot feeds nobody listens to any more (the hub is already updated)."""

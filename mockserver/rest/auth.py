@@ -83,7 +83,7 @@ def check_headers(headers: Any, *, now_s: float) -> str:
 def _is_signature(raw: str) -> bool:
     try:
         parts = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested past the stack
         return False
     return (
         isinstance(parts, list)

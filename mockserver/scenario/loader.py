@@ -23,6 +23,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, NoReturn, TypeVar
 
 import yaml
@@ -76,6 +77,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_NODES",
     "bundled_names",
+    "decode",
     "load",
     "load_file",
     "loads",
@@ -83,6 +85,9 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+# The largest scenario read (a file, or text given to ``loads``), refused before
+# parsing. A file of that size but with more than MAX_NODES values is refused
+# too, while it is parsed: composing YAML costs ~5 us and ~300 bytes a value.
 MAX_FILE_BYTES = 16 * 1024 * 1024
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 _SYMBOL = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9_]+)+$")
@@ -778,29 +783,90 @@ class _ScenarioReader(Reader):
         return self.template(node, key)
 
 
+def _refuse(problem: str, *, file: str | Path, line: int | None = None) -> NoReturn:
+    raise ScenarioErrors([ScenarioError(problem, file=file, line=line, key=None)]) from None
+
+
+def decode(data: bytes, *, file: str | Path) -> str:
+    """A scenario's bytes as text: at most ``MAX_FILE_BYTES``, and UTF-8 (YAML's
+    encoding, and the only one read); else a ``ScenarioErrors`` naming ``file``."""
+    if len(data) > MAX_FILE_BYTES:
+        _refuse(f"larger than the {MAX_FILE_BYTES} bytes a scenario may have", file=file)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        _refuse(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=file, line=line)
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, int | None]:
+    """libyaml's complaint, with where the construct it was reading began."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = f"YAML syntax: {exc.problem or exc.context}"
+    if exc.context == "while scanning a tag":
+        problem += (
+            " (inside {...} or [...], a tag that takes no value needs a space after it:"
+            " '!now_ms }')"
+        )
+    elif exc.context and exc.context_mark and mark and exc.context_mark.line != mark.line:
+        # An unclosed quote or bracket is found where the file ends: say where it opened.
+        problem += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
+    if mark is not None:
+        lines = text.splitlines()
+        if mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+            problem += " (a tab: YAML indents with spaces only)"
+    return problem, mark.line + 1 if mark else None
+
+
+def _count_values(text: str, file: str) -> None:
+    """Refuse text with more than ``MAX_NODES`` values before composing it: the
+    events stream past at a fraction of the cost of the nodes (an alias is one)."""
+    values = 0
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, _VALUE_EVENTS):
+            values += 1
+            if values > MAX_NODES:
+                _refuse(
+                    f"the file has more than {MAX_NODES} values; refusing to read it",
+                    file=file,
+                    line=event.start_mark.line + 1,
+                )
+
+
+_VALUE_EVENTS = (
+    yaml.ScalarEvent,
+    yaml.AliasEvent,
+    yaml.SequenceStartEvent,
+    yaml.MappingStartEvent,
+)
+
+
+def _compose(text: str, file: str) -> Node | None:
+    """The YAML node graph of ``text``, or a ``ScenarioErrors`` with the line."""
+    if len(text) > MAX_FILE_BYTES:  # characters: at least as many bytes
+        _refuse(f"larger than the {MAX_FILE_BYTES} bytes a scenario may have", file=file)
+    try:
+        if len(text) > MAX_NODES:  # shorter text cannot hold more values than it has characters
+            _count_values(text, file)
+        return yaml.compose(text, Loader=_YAML_LOADER)  # type: ignore[no-any-return]
+    except yaml.MarkedYAMLError as exc:
+        problem, line = _syntax_problem(exc, text)
+        _refuse(problem, file=file, line=line)
+    except yaml.reader.ReaderError as exc:  # a control character, say: libyaml counts bytes
+        line = text.encode("utf-8", "surrogatepass").count(b"\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        _refuse(f"YAML: {exc.reason} (U+{char:04X})", file=file, line=line)
+    except yaml.YAMLError as exc:
+        _refuse(f"YAML: {exc}", file=file)
+    except RecursionError:  # the pure-Python parser, without libyaml
+        _refuse(f"nested more than {MAX_DEPTH} levels deep", file=file)
+
+
 def loads(text: str, *, file: str = "<string>", default_name: str = "scenario") -> Scenario:
     """Parse scenario YAML; raise ``ScenarioErrors`` listing every problem found."""
-
-    def refuse(problem: str, line: int | None = None) -> NoReturn:
-        raise ScenarioErrors([ScenarioError(problem, file=file, line=line, key=None)]) from None
-
-    try:
-        root = yaml.compose(text, Loader=_YAML_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = f"YAML syntax: {exc.problem or exc.context}"
-        if exc.context == "while scanning a tag":
-            problem += (
-                " (inside {...} or [...], a tag that takes no value needs a space after it:"
-                " '!now_ms }')"
-            )
-        refuse(problem, mark.line + 1 if mark else None)
-    except yaml.YAMLError as exc:
-        refuse(f"YAML: {exc}")
-    except RecursionError:  # the pure-Python parser, without libyaml
-        refuse(f"nested more than {MAX_DEPTH} levels deep")
+    root = _compose(text, file)
     if root is None:
-        refuse("the file is empty")
+        _refuse("the file is empty", file=file)
     reader = _ScenarioReader(file)
     try:
         scenario = reader.attempt(lambda: reader.scenario(root, default_name=default_name))
@@ -822,29 +888,30 @@ _cache_lock = threading.Lock()
 def load_file(path: str | Path) -> Scenario:
     """Load a scenario file (problems name this path)."""
     path = Path(path)
-
-    def refuse(problem: str) -> NoReturn:
-        raise ScenarioErrors([ScenarioError(problem, file=path, line=None, key=None)]) from None
-
+    cache_key: tuple[str, int, int] | None = None
     try:
         stat = path.stat()
-        if stat.st_size > MAX_FILE_BYTES:
-            refuse(f"the file is {stat.st_size} bytes; the limit is {MAX_FILE_BYTES}")
-        cache_key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-        with _cache_lock:
-            if cache_key in _cache:
-                _cache.move_to_end(cache_key)
-                return _cache[cache_key]
-        text = path.read_text(encoding="utf-8")
+        if stat.st_size > MAX_FILE_BYTES:  # refused before a byte is read
+            _refuse(
+                f"the file is {stat.st_size} bytes; a scenario may have {MAX_FILE_BYTES}",
+                file=path,
+            )
+        if S_ISREG(stat.st_mode):  # a pipe or a device has no size or time to key on
+            cache_key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+            with _cache_lock:
+                if cache_key in _cache:
+                    _cache.move_to_end(cache_key)
+                    return _cache[cache_key]
+        with path.open("rb") as stream:  # bounded: /dev/zero is no scenario either
+            data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        refuse(f"cannot read: {exc.strerror or exc}")
-    except UnicodeDecodeError as exc:
-        refuse(f"not UTF-8 text ({exc.reason})")
-    scenario = loads(text, file=str(path), default_name=path.stem)
-    with _cache_lock:
-        _cache[cache_key] = scenario
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        _refuse(f"cannot read: {exc.strerror or exc}", file=path)
+    scenario = loads(decode(data, file=path), file=str(path), default_name=path.stem)
+    if cache_key is not None:
+        with _cache_lock:
+            _cache[cache_key] = scenario
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
     return scenario
 
 

@@ -522,9 +522,9 @@ def join_key(*parts: str) -> str:
 
 def describe(node: Node) -> str:
     if isinstance(node, MappingNode):
-        return "a mapping" if node.tag == _MAP_TAG else f"a {node.tag} mapping"
+        return "a mapping" if node.tag == _MAP_TAG else f"a {_tag_name(node.tag)} mapping"
     if isinstance(node, SequenceNode):
-        return "a list" if node.tag == _SEQ_TAG else f"a {node.tag} list"
+        return "a list" if node.tag == _SEQ_TAG else f"a {_tag_name(node.tag)} list"
     if node.tag == NULL_TAG:
         return "nothing (null)"
     if node.tag.startswith("!"):
