@@ -12,7 +12,8 @@ Two children, pinned to one CPU each and spoken to over JSON lines
   fault (close or drop) aimed at a random connection. Its ``stats`` command
   reports open file descriptors, asyncio tasks, RSS, sessions and the fault book.
 - *churn*: ``workers`` loops, each connecting (with or without
-  permessage-deflate), authenticating half the time, subscribing to one to
+  permessage-deflate), authenticating half the time (as one of eight
+  accounts), subscribing to one to
   three channels, reading for 50-300 ms, then leaving one of four ways: a
   clean close, an unsubscribe then close, an abort (TCP reset), or going silent
   until the server's pong deadline drops it.
@@ -49,6 +50,10 @@ CHANNELS = [
     "funding_data.BTC-USD-PERP",
 ]
 PRIVATE = ["orders.ALL", "fills.ALL", "account"]
+# A client suite's handful of accounts. (Each trading account costs the synthetic
+# market about 0.2 ms per 10 ms step: a new account per connection would measure
+# the market falling behind, not leaks.)
+ACCOUNTS = [f"0x{n:x}" for n in range(1, 9)]
 STANDING_FAULTS: list[dict[str, Any]] = [
     {"kind": "drop_messages", "target": {"channel": "trades.*"}, "probability": 0.05},
     {"kind": "duplicate_messages", "target": {"channel": "bbo.*"}, "probability": 0.05},
@@ -170,7 +175,7 @@ class Churn:
                         "jsonrpc": "2.0",
                         "id": request_id,
                         "method": "auth",
-                        "params": {"bearer": mint(f"0x{rng.getrandbits(32):x}")},
+                        "params": {"bearer": mint(rng.choice(ACCOUNTS))},
                     }
                 )
                 channels.append(rng.choice(PRIVATE))

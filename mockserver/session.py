@@ -110,8 +110,11 @@ class Session:
         self.peer = _peer(request)
         self.path = request.path_qs
         self.user_agent = request.headers.get("User-Agent", "")
-        self._ws = ws
-        self._request = request
+        # Let go of when the connection ends (see _release): a closed session stays
+        # in the server's history, and these hold aiohttp's reader, writer and
+        # permessage-deflate compressor (hundreds of KiB with deflate).
+        self._ws: web.WebSocketResponse | None = ws
+        self._request: web.Request | None = request
         self._config = config
         self._clock = clock
         self._host = host
@@ -166,7 +169,7 @@ class Session:
 
     @property
     def closed(self) -> bool:
-        return self._closing or self._ws.closed
+        return self._closing or self._ws is None or self._ws.closed
 
     @property
     def queued(self) -> int:
@@ -297,7 +300,7 @@ class Session:
         self._wake.set()
         try:
             await asyncio.wait_for(
-                self._ws.close(code=code, message=reason.encode()),
+                self._live_ws.close(code=code, message=reason.encode()),
                 timeout=self._config.close_timeout_s,
             )
         except (asyncio.TimeoutError, ConnectionError):
@@ -315,7 +318,11 @@ class Session:
         self._closing = True
         self._record_close(WSCloseCode.ABNORMAL_CLOSURE, "dropped")
         self._wake.set()
-        transport = self._request.transport
+        # The transport run() kept (a close still under way may outlive run()), or,
+        # before run(), the request's.
+        transport = self._transport
+        if transport is None and self._request is not None:
+            transport = self._request.transport
         if transport is not None:
             transport.abort()
 
@@ -328,8 +335,8 @@ class Session:
 
     async def run(self) -> None:
         """Serve the connection until it closes."""
-        self._transport = self._request.transport
-        self._framed = not self._ws.compress and self._transport is not None
+        self._transport = self._live_request.transport
+        self._framed = not self._live_ws.compress and self._transport is not None
         if self._transport is not None:
             self._high_water = self._transport.get_write_buffer_limits()[1]
         self.keepalive.start()
@@ -346,12 +353,30 @@ class Session:
                 self._writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._writer
-            if self._ws.close_code is not None:
-                self._record_close(self._ws.close_code, "")
+            if self._live_ws.close_code is not None:
+                self._record_close(self._live_ws.close_code, "")
+            self._release()
             self._host.session_closed(self)
 
+    def _release(self) -> None:
+        """Drop the connection's objects; what the history shows (transcript, stats,
+        close code) stays. The transport is kept, for a close still under way to
+        abort: once closed, asyncio's transport holds nothing of the connection."""
+        self._ws = self._request = self._writer = None
+        self.faults = NO_FAULTS
+
+    @property
+    def _live_ws(self) -> web.WebSocketResponse:
+        assert self._ws is not None, "the connection has ended"
+        return self._ws
+
+    @property
+    def _live_request(self) -> web.Request:
+        assert self._request is not None, "the connection has ended"
+        return self._request
+
     async def _read_loop(self) -> None:
-        ws = self._ws
+        ws = self._live_ws
         while not ws.closed:
             message = await ws.receive()
             kind = message.type
@@ -377,7 +402,7 @@ class Session:
         """Answer a client's ping; False if the connection went meanwhile (a client
         flooding pings it never reads has this wait for the drain, and may vanish)."""
         try:
-            await self._ws.pong(payload)
+            await self._live_ws.pong(payload)
         except ConnectionError as exc:
             log.debug("%s: pong failed: %r", self.id, exc)
             return False
@@ -405,7 +430,7 @@ class Session:
         aiohttp refuses an uncompressed message of its ``max_msg_size`` (set one
         over the limit), but lets a decompressed one of exactly that size pass.
         """
-        if not self._ws.compress or len(text.encode()) <= self._config.max_message_bytes:
+        if not self._live_ws.compress or len(text.encode()) <= self._config.max_message_bytes:
             return False
         self.close_soon(*TOO_BIG_CLOSE)
         return True
@@ -456,7 +481,7 @@ class Session:
     def _writable(self) -> asyncio.Transport | None:
         """The transport, unless the connection is closing (no frame after a close)."""
         transport = self._transport
-        if transport is None or self._ws.closed or transport.is_closing():
+        if transport is None or self.closed or transport.is_closing():
             return None
         return transport
 
@@ -483,7 +508,7 @@ class Session:
 
     async def _write_loop(self) -> None:
         """Writes that must wait: the drain, aiohttp's compression, a paced link."""
-        ws, queue = self._ws, self._queue
+        ws, queue = self._live_ws, self._queue
         try:
             while not self._closing:
                 if self._ping_due:
@@ -491,7 +516,7 @@ class Session:
                     await ws.ping()
                     self._ping_written()
                 elif self._draining:
-                    await self._request.writer.drain()
+                    await self._live_request.writer.drain()
                     self._draining = False
                 elif queue and self._framed and self._bytes_per_s is None:
                     self._write_queued()
@@ -515,9 +540,9 @@ class Session:
             if transport is None:
                 return
             transport.write(frame.wire)
-            await self._request.writer.drain()
+            await self._live_request.writer.drain()
         else:
-            await self._ws.send_str(frame.text)
+            await self._live_ws.send_str(frame.text)
         if self._bytes_per_s is not None:  # a bandwidth fault: pace the link
             size = len(frame.wire) if self._framed else len(frame.text.encode())
             await self._clock.sleep_until(self._clock.monotonic() + size / self._bytes_per_s)

@@ -631,3 +631,24 @@ async def test_past_max_accounts_the_longest_idle_are_retired_first(
         market.account(address)
     assert market.retire_idle_accounts() == ["0x1", "0x2"]
     assert set(market.accounts) == {"0xb0b", "0x3"}
+
+
+# No pings: making a hundred accounts holds the loop for the test's own while.
+@pytest.mark.paradex_mock(scenario=FAST, ping_interval_s=None)
+async def test_a_market_that_cannot_keep_up_lags_without_holding_the_loop(
+    connect: Connect, paradex_mock: MockServer
+) -> None:
+    """With a hundred trading accounts (more than a 10 ms step of work on this machine),
+    the server still answers a client promptly: the market yields every MAX_STEP_MS."""
+    market = paradex_mock.market
+    assert market is not None
+    client = await connect()
+    await client.subscribe("trades.ALL")  # a subscriber: the market steps at full pace
+    for n in range(100):
+        market.account(f"0x{n + 1:x}")
+    loop = asyncio.get_running_loop()
+    for _ in range(5):
+        asked = loop.time()
+        reply = await client.call("unsubscribe", {"channel": "bbo.BTC-USD-PERP"})
+        assert reply["error"]["code"] == -32600  # not subscribed: answered all the same
+        assert loop.time() - asked < 2.0

@@ -4,6 +4,8 @@ buffers and the publisher's backpressure (``MockServer.drained``)."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import pytest
 from conftest import Connect
@@ -177,3 +179,21 @@ async def test_one_failing_flush_costs_only_its_own_session() -> None:
     assert not bad.flushed
     assert good.flushed
     assert not good.dropped
+
+
+async def test_a_closed_session_lets_go_of_its_connection(
+    paradex_mock: MockServer, connect: Connect
+) -> None:
+    """The history keeps a closed session's transcript and close code, not its aiohttp
+    objects (with permessage-deflate, hundreds of KiB each): they become collectable."""
+    client = await connect(compress=15)
+    await client.subscribe(CHANNEL)
+    (session,) = paradex_mock.sessions.values()
+    ws = weakref.ref(session._ws)  # white-box: the connection's aiohttp response
+    await client.ws.close()
+    await paradex_mock.wait_for(lambda: session in paradex_mock.closed_sessions)
+    gc.collect()
+    assert ws() is None
+    assert session.close_code == 1000
+    assert session.closed
+    assert [frame.error for frame in session.received] == [None]

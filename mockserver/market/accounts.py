@@ -254,6 +254,12 @@ class AccountSim:
                     self._place(symbol, side, now_ms, out)
         return out
 
+    @property
+    def handled_trades(self) -> frozenset[tuple[str, str]]:
+        """(market, trade_id) of trades this account already handled (its own orders
+        caused them): it must still see each once, to skip it."""
+        return frozenset(self._handled_trades)
+
     def on_market_events(self, events: Sequence[MarketEvent]) -> list[MarketEvent | AccountEvent]:
         """The account's reaction to what the markets did: private events and its new orders.
 
