@@ -78,11 +78,6 @@ class Outbox:
         if not self._backlogged:
             self._idle.set()
 
-    @property
-    def backlog(self) -> int:
-        """How many sessions hold unwritten frames."""
-        return len(self._backlogged)
-
     async def drained(self) -> None:
         """Return once no session holds frames it has not handed to its transport.
 

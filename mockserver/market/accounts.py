@@ -67,6 +67,7 @@ import logging
 import random
 import uuid
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Protocol
@@ -255,10 +256,11 @@ class AccountSim:
         return out
 
     @property
-    def handled_trades(self) -> frozenset[tuple[str, str]]:
+    def handled_trades(self) -> AbstractSet[tuple[str, str]]:
         """(market, trade_id) of trades this account already handled (its own orders
-        caused them): it must still see each once, to skip it."""
-        return frozenset(self._handled_trades)
+        caused them): it must still see each once, to skip it. A read-only view, not
+        a copy: the runtime asks every account on every dispatch."""
+        return self._handled_trades
 
     def on_market_events(self, events: Sequence[MarketEvent]) -> list[MarketEvent | AccountEvent]:
         """The account's reaction to what the markets did: private events and its new orders.

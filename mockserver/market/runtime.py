@@ -307,25 +307,28 @@ class MarketRuntime:
         nothing but the cost: O(events + accounts) instead of O(events x accounts),
         which with a hundred accounts was more than a 10 ms step of real time.
         """
-        funding = [e for e in events if isinstance(e, FundingTick)]
-        trades = [e for e in events if isinstance(e, Trade)]
-        if not funding and not trades:
+        funding_at: set[int] = set()
+        trades_at: list[tuple[int, Trade]] = []
+        for index, event in enumerate(events):
+            if isinstance(event, FundingTick):
+                funding_at.add(index)
+            elif isinstance(event, Trade):
+                trades_at.append((index, event))
+        if not funding_at and not trades_at:
             return []
         takers = {
             key: address
             for address, account in self.accounts.items()
             for key in account.handled_trades
         }
-        reached: dict[str, set[int]] = {}  # address -> indexes of its events
-        for index, event in enumerate(events):
-            if isinstance(event, Trade):
-                owners = {o for level in event.fills for o, units in level.makers if units > 0}
-                taker = takers.get((event.market, event.trade_id))
-                if taker is not None:
-                    owners.add(taker)
-                for owner in owners:
-                    reached.setdefault(owner, set()).add(index)
-        funding_at = {i for i, e in enumerate(events) if isinstance(e, FundingTick)}
+        reached: dict[str, set[int]] = {}  # address -> indexes of its trades
+        for index, trade in trades_at:
+            owners = {o for level in trade.fills for o, units in level.makers if units > 0}
+            taker = takers.get((trade.market, trade.trade_id))
+            if taker is not None:
+                owners.add(taker)
+            for owner in owners:
+                reached.setdefault(owner, set()).add(index)
         audiences = []
         for address in self.accounts:
             indexes = reached.get(address, set()) | funding_at
