@@ -25,7 +25,8 @@ from conftest import RECEIVE_TIMEOUT_S, Client, Connect
 from jsonschema import Draft7Validator
 from paradex_spec import payload_refs, problems, validator
 
-from mockserver.channels import CATALOGUE, family_of
+from mockserver.channels import CATALOGUE, family_of, parse_channel
+from mockserver.clock import RealClock
 from mockserver.hub import Hub
 from mockserver.market import runtime
 from mockserver.market.accounts import TRANSACTION_SETTLE_MS
@@ -652,3 +653,41 @@ async def test_a_market_that_cannot_keep_up_lags_without_holding_the_loop(
         reply = await client.call("unsubscribe", {"channel": "bbo.BTC-USD-PERP"})
         assert reply["error"]["code"] == -32600  # not subscribed: answered all the same
         assert loop.time() - asked < 2.0
+
+
+class Recorder:
+    """A hub subscriber that keeps what it is sent."""
+
+    account = None
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+
+    def deliver(self, frame: Any, channel: str | None = None) -> None:
+        self.frames.append(frame if isinstance(frame, str) else frame.text)
+
+
+def recorded_market(stretch_ms: int, until_ms: int) -> list[str]:
+    """What a subscriber to every public feed of FAST is sent, the market advanced
+    ``stretch_ms`` at a time up to ``until_ms`` (no accounts: frame to frame)."""
+    hub = Hub()
+    market = MarketRuntime(FAST, hub=hub, clock=RealClock(), seed=7)
+    market.start()
+    assert market._task is not None
+    market._task.cancel()  # driven by hand below
+    recorder = Recorder()
+    for name in [*PUBLIC, f"order_book.{BTC}.snapshot@15@50ms", "markets_summary"]:
+        hub.subscribe(name, recorder)
+        market.subscribed(recorder, parse_channel(name))
+    for elapsed in range(stretch_ms, until_ms + 1, stretch_ms):
+        market.advance(elapsed)
+    return recorder.frames
+
+
+async def test_stretches_between_frames_publish_what_steps_do() -> None:
+    """Without accounts the market skips from frame to frame; the frames, their
+    order and their bytes are those of stepping 10 ms at a time."""
+    stepped = recorded_market(10, 20_000)
+    stretched = recorded_market(1000, 20_000)
+    assert len(stepped) > 1000
+    assert stretched == stepped

@@ -754,7 +754,7 @@ SYN = "markets: [BTC-USD-PERP, ETH-USD-PERP]\nsynthetic:\n"
         ("markets: {BTC-USD-PERP: {prize: 1}}\n",
          "s.yaml:1: markets.BTC-USD-PERP.prize: unknown key (expected one of: price, tick, "
          "size_increment, volatility, book_levels, level_size, trades_per_s, "
-         "funding_period_hours); did you mean 'price'?"),
+         "requotes_per_s, funding_period_hours); did you mean 'price'?"),
         ("markets: {BTC: {}}\n",
          "s.yaml:1: markets.BTC: 'BTC' is not a market symbol like BTC-USD-PERP"),
         ("markets: {BTC-USD-PERP: 5}\n",

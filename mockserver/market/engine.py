@@ -11,7 +11,7 @@ The model, per 10 ms step::
     fair ─ log-normal random walk (spec.volatility_per_sqrt_s); mark = its EMA
       │
       ├─ fair through an owner's order?  ──▶ crowd taker trade against it
-      ├─ crowd requote (Poisson, REQUOTES_PER_S) ──▶ one BookDelta: the top moves to
+      ├─ crowd requote (Poisson, spec.requotes_per_s) ──▶ one BookDelta: the top moves to
       │    fair ± 1-3 ticks of spread, levels appear/disappear as the fair moves, the
       │    side is trimmed/extended to spec.book_levels, 1-3 levels change size
       ├─ taker trade (Poisson, spec.trades_per_s) ──▶ BookDelta, Trade [, TopOfBook]
@@ -65,7 +65,6 @@ STEP_MS = 10  # the simulation's fixed internal increment
 FUNDING_TICK_MS = 5_000  # a FundingTick every 5 s of simulated time
 
 # The crowd
-REQUOTES_PER_S = 10.0  # mean rate of crowd requotes (Poisson): ~10 deltas/s besides trades
 # Mean gap between crowd levels, relative to the price: at least this, and at least
 # half the fair price's typical move between two requotes.
 LEVEL_GAP_REL = 2e-5
@@ -111,8 +110,10 @@ class MarketSim:
     ) -> None:
         if spec.book_levels < 1 or spec.level_units < 1:
             raise ValueError(f"{spec.symbol}: book_levels and level_units must be at least 1")
-        if spec.trades_per_s < 0 or spec.volatility_per_sqrt_s < 0:
-            raise ValueError(f"{spec.symbol}: trades_per_s and volatility must not be negative")
+        if min(spec.trades_per_s, spec.requotes_per_s, spec.volatility_per_sqrt_s) < 0:
+            raise ValueError(
+                f"{spec.symbol}: trades_per_s, requotes_per_s and volatility must not be negative"
+            )
         self.spec = spec
         self.now_ms = start_ms  # the last internal step reached (a multiple of STEP_MS from start)
         self.seq_no = 1
@@ -144,7 +145,8 @@ class MarketSim:
         self._fair = fair
         self._mark = fair
         # Levels are spread so that a requote moves the top by a level or two, not ten.
-        per_requote = spec.volatility_per_sqrt_s * math.sqrt(1 / REQUOTES_PER_S) / 2
+        requotes_per_s = spec.requotes_per_s or MarketSpec.requotes_per_s  # 0: never
+        per_requote = spec.volatility_per_sqrt_s * math.sqrt(1 / requotes_per_s) / 2
         self._gap = max(1, round(fair * max(LEVEL_GAP_REL, per_requote)))
         self._sigma = spec.volatility_per_sqrt_s * math.sqrt(STEP_MS / 1000)
         self._drift = -self._sigma * self._sigma / 2  # keeps exp(walk) a martingale
@@ -170,7 +172,7 @@ class MarketSim:
         self._pending.clear()
 
         self._next_trade_at = self._after(start_ms, spec.trades_per_s)
-        self._next_requote_at = self._after(start_ms, REQUOTES_PER_S)
+        self._next_requote_at = self._after(start_ms, spec.requotes_per_s)
         self._next_funding_at = start_ms + FUNDING_TICK_MS
         self._next_basis_at = start_ms + BASIS_UPDATE_MS
 
@@ -211,6 +213,13 @@ class MarketSim:
         self._fair, self._mark, self.now_ms = fair, mark, t
         self._refresh_stats()
         return events
+
+    @property
+    def next_event_ms(self) -> float:
+        """When the next trade, requote, funding or basis move is due (epoch ms;
+        infinite for none). With owners resting orders, the fair price crossing
+        one of them is an event that may come sooner."""
+        return self._next_event_at()
 
     def add_liquidity(self, owner: str, side: Side, price: int, units: int) -> list[MarketEvent]:
         """Rest ``units`` of ``owner`` at ``price``: behind the other owners, ahead of the crowd.
@@ -299,7 +308,7 @@ class MarketSim:
         if fair < self._owner_max_bid:
             self._sweep_owners(SELL, t, events)
         while t >= self._next_requote_at:
-            self._next_requote_at += self._interval(REQUOTES_PER_S)
+            self._next_requote_at += self._interval(self.spec.requotes_per_s)
             top = self._top()
             self._resize_some()
             self._requote()

@@ -54,6 +54,7 @@ class MarketSpec:
     book_levels: int = 50  # price levels kept per side
     level_units: int = 1000  # typical size of one level, in size units
     trades_per_s: float = 3.0  # mean rate of taker trades (Poisson)
+    requotes_per_s: float = 10.0  # mean rate of the crowd's requotes (Poisson)
     funding_period_hours: int = 8
     min_notional: Decimal = Decimal("10")
     max_order_size: Decimal = Decimal("100")

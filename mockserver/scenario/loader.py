@@ -105,7 +105,7 @@ _TOP_KEYS = (
 )  # fmt: skip
 _MARKET_KEYS = (
     "price", "tick", "size_increment", "volatility", "book_levels", "level_size",
-    "trades_per_s", "funding_period_hours",
+    "trades_per_s", "requotes_per_s", "funding_period_hours",
 )  # fmt: skip
 _SYNTHETIC_KEYS = ("channels", "clock", "epoch", "collateral", "book")
 _BOOK_KEYS = ("bids", "asks")
@@ -270,6 +270,7 @@ class _ScenarioReader(Reader):
                 "book_levels": lambda n, k: self.integer(n, k, minimum=1),
                 "level_size": positive,
                 "trades_per_s": lambda n, k: float(self.number(n, k, minimum=0)),
+                "requotes_per_s": lambda n, k: float(self.number(n, k, minimum=0)),
                 "funding_period_hours": lambda n, k: self.integer(n, k, minimum=1),
             },
         )
@@ -277,6 +278,7 @@ class _ScenarioReader(Reader):
             "book_levels": (MAX_BOOK_LEVELS, f"at most {MAX_BOOK_LEVELS} levels a side"),
             "volatility": (MAX_VOLATILITY, f"at most {MAX_VOLATILITY} (per sqrt(second))"),
             "trades_per_s": (MAX_TRADES_PER_S, f"at most {MAX_TRADES_PER_S} trades a second"),
+            "requotes_per_s": (MAX_TRADES_PER_S, f"at most {MAX_TRADES_PER_S} requotes a second"),
         }
         for name, (limit, problem) in limits.items():
             if values.get(name, 0) > limit:

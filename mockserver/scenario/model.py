@@ -101,6 +101,7 @@ class MarketSettings:
     book_levels: int | None = None
     level_size: Decimal | None = None
     trades_per_s: float | None = None
+    requotes_per_s: float | None = None
     funding_period_hours: int | None = None
     line: int = 0
 
@@ -114,6 +115,7 @@ class MarketSettings:
             "volatility": "volatility_per_sqrt_s",
             "book_levels": "book_levels",
             "trades_per_s": "trades_per_s",
+            "requotes_per_s": "requotes_per_s",
             "funding_period_hours": "funding_period_hours",
         }
         return {
