@@ -26,6 +26,7 @@ import errno
 import gc
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -83,6 +84,19 @@ def _seconds_or_off(text: str) -> float | None:
     if seconds < 0 or seconds != seconds:  # negative or NaN
         raise argparse.ArgumentTypeError(f"must be positive, 0 or '{OFF}', not {text!r}")
     return seconds or None
+
+
+def _speed(text: str) -> float:
+    """A positive factor, or ``max`` (infinite: as fast as the clients read)."""
+    if text.strip().lower() == "max":
+        return math.inf
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a speed: {text!r} (a factor, or max)") from None
+    if not 0 < speed < math.inf:
+        raise argparse.ArgumentTypeError(f"speed must be a positive factor, or max, not {text}")
+    return speed
 
 
 def _at_least_one(text: str) -> int:
@@ -152,6 +166,14 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     )
     scenario.add_argument(
         "--seed", type=int, default=None, help="override the scenario's random seed"
+    )
+    scenario.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="FACTOR|max",
+        help="run the clock FACTOR times faster (pings, scenario, market, faults, "
+        "timestamps); 'max': replay as fast as the clients read (docs/time.md)",
     )
     keepalive = serve.add_argument_group("keepalive")
     keepalive.add_argument(
@@ -302,6 +324,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             scenario=args.scenario,
             scenario_dirs=_scenario_dirs(args, parser),
             seed=args.seed,
+            speed=args.speed,
             ping_interval_s=args.ping_interval,
             pong_timeout_s=args.pong_timeout,
             max_message_bytes=args.max_message_bytes,

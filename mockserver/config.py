@@ -24,6 +24,16 @@ PARADEX_CONNECTIONS_PER_IP_PER_MIN = 600
 DEFAULT_MAX_SUBSCRIPTIONS = 1000
 CONNECTION_RATE_REFUSALS = ("http", "close")
 
+# Where time comes from (mockserver/clock.py): "real" runs at ``speed`` (math.inf:
+# as fast as the clients read); "virtual" stands still until the test advances it.
+CLOCKS = ("real", "virtual")
+# A virtual clock's payloads start at this wall time unless told otherwise, so a
+# test's output is the same run after run: 2026-01-01T00:00:00Z.
+VIRTUAL_EPOCH_MS = 1_767_225_600_000
+# How long (real seconds) an advance waits for a client to answer a ping before it
+# moves on to the pong deadline: a live client answers in a millisecond or two.
+ADVANCE_PONG_GRACE_S = 1.0
+
 # Hosts that only this machine can reach: the control API needs no token there.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -59,6 +69,12 @@ class MockConfig:
     # Subscriptions per connection (UNCONFIRMED: Paradex documents no cap); None: off.
     max_subscriptions: int | None = DEFAULT_MAX_SUBSCRIPTIONS
 
+    # Time (docs/time.md)
+    clock: str = "real"  # one of CLOCKS
+    speed: float = 1.0  # a real clock's pace; math.inf: as fast as the clients read
+    clock_epoch_ms: int | None = None  # a virtual clock's start (None: VIRTUAL_EPOCH_MS)
+    advance_pong_grace_s: float = ADVANCE_PONG_GRACE_S
+
     # Connections
     compression: bool = True  # accept permessage-deflate when the client offers it
     close_timeout_s: float = 0.5  # how long a close waits for the client's close frame
@@ -88,10 +104,25 @@ class MockConfig:
                 "connection_rate_refusal must be one of "
                 f"{', '.join(CONNECTION_RATE_REFUSALS)}, not {self.connection_rate_refusal!r}"
             )
+        self._check_clock()
         if self.close_timeout_s <= 0:
             raise ConfigError("close_timeout_s must be positive")
         if self.control_token is not None and not self.control_token.strip():
             raise ConfigError("control_token must not be empty (None: no token)")
+
+    def _check_clock(self) -> None:
+        if self.clock not in CLOCKS:
+            raise ConfigError(f"clock must be one of {', '.join(CLOCKS)}, not {self.clock!r}")
+        if not self.speed > 0:
+            raise ConfigError(
+                f"speed must be positive (math.inf: as fast as clients read), not {self.speed}"
+            )
+        if self.clock == "virtual" and self.speed != 1.0:
+            raise ConfigError("speed goes with the real clock; a virtual clock moves when advanced")
+        if self.clock_epoch_ms is not None and self.clock != "virtual":
+            raise ConfigError("clock_epoch_ms goes with clock='virtual'")
+        if self.advance_pong_grace_s < 0:
+            raise ConfigError("advance_pong_grace_s must not be negative")
 
     @property
     def loopback(self) -> bool:

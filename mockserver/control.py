@@ -50,6 +50,7 @@ from mockserver.faults.book import DuplicateFault
 from mockserver.faults.decode import decode_fault as _registers_kinds  # noqa: F401
 from mockserver.scenario import loader
 from mockserver.scenario.model import Scenario
+from mockserver.transcript import json_lines
 
 if TYPE_CHECKING:
     from mockserver.server import MockServer
@@ -284,6 +285,7 @@ def scenario_json(scenario: Scenario) -> dict[str, Any]:
 def _urls() -> dict[str, str]:
     return {
         "sessions": f"{PREFIX}/sessions",
+        "transcript": f"{PREFIX}/transcript",
         "faults": f"{PREFIX}/faults",
         "kinds": f"{PREFIX}/kinds",
         "publish": f"{PREFIX}/publish",
@@ -304,14 +306,37 @@ async def list_sessions(request: web.Request) -> web.Response:
     return reply({"sessions": [session_json(s, faults=faults) for s in sessions]})
 
 
-async def get_session(request: web.Request) -> web.Response:
-    server = _server(request)
+def _session_named(request: web.Request) -> Session:
     wanted = request.match_info["id"]
     # The newest first: an id is unique, but be safe with a reused one.
-    for session in reversed(server.all_sessions()):
+    for session in reversed(_server(request).all_sessions()):
         if session.id == wanted:
-            return reply(session_detail_json(session, faults=list(server.faults)))
+            return session
     raise ControlNotFound(f"no session {wanted!r} (GET {PREFIX}/sessions?closed=true lists them)")
+
+
+async def get_session(request: web.Request) -> web.Response:
+    session = _session_named(request)
+    return reply(session_detail_json(session, faults=list(_server(request).faults)))
+
+
+def transcript_reply(request: web.Request, sessions: list[Session]) -> web.Response:
+    """The sessions' transcripts: a JSON array, or JSON lines with ``?format=jsonl``."""
+    form = request.query.get("format", "json")
+    if form == "jsonl":
+        text = "".join(line + "\n" for line in json_lines(sessions))
+        return web.Response(text=text, content_type="application/x-ndjson")
+    if form != "json":
+        raise ControlBadRequest(f"?format= takes json or jsonl, not {form!r}")
+    return reply([event.to_json(s.id) for s in sessions for event in s.transcript.events()])
+
+
+async def get_session_transcript(request: web.Request) -> web.Response:
+    return transcript_reply(request, [_session_named(request)])
+
+
+async def get_transcript(request: web.Request) -> web.Response:
+    return transcript_reply(request, _server(request).all_sessions())
 
 
 async def list_faults(request: web.Request) -> web.Response:
@@ -442,6 +467,8 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/", index),
     ("GET", "/sessions", list_sessions),
     ("GET", "/sessions/{id}", get_session),
+    ("GET", "/sessions/{id}/transcript", get_session_transcript),
+    ("GET", "/transcript", get_transcript),
     ("GET", "/faults", list_faults),
     ("POST", "/faults", add_fault),
     ("DELETE", "/faults", clear_faults),

@@ -83,6 +83,12 @@ def add_parser(commands: Any, environ: Mapping[str, str]) -> argparse.ArgumentPa
     session.add_argument("id", metavar="ID")
     session.set_defaults(build=lambda a: Request("GET", f"/sessions/{_quote(a.id)}"))
 
+    transcript = actions.add_parser(
+        "transcript", help="every session's transcript, or one session's (frames, pings, close)"
+    )
+    transcript.add_argument("id", metavar="SESSION", nargs="?")
+    transcript.set_defaults(build=_transcript_request)
+
     faults = actions.add_parser("faults", help="list the armed and active faults")
     faults.add_argument("--ended", action="store_true", help="the recently ended ones too")
     faults.set_defaults(build=lambda a: Request("GET", "/faults" + _query(ended=a.ended)))
@@ -261,6 +267,12 @@ def _fault_add_request(args: argparse.Namespace) -> Request:
     if args.kind is None:
         parser.error("give a KIND (or --json ENVELOPE)")
     return Request("POST", "/faults", body=fault_envelope(args))
+
+
+def _transcript_request(args: argparse.Namespace) -> Request:
+    if args.id is None:
+        return Request("GET", "/transcript")
+    return Request("GET", f"/sessions/{_quote(args.id)}/transcript")
 
 
 def _publish_request(args: argparse.Namespace) -> Request:

@@ -23,6 +23,11 @@ Layers (override whichever you need):
   clients (websocket-client, requests); its ``publish``/``wait_for``/``requests``
   are safe from the test's thread. (A test asking for both fixtures gets two
   servers.)
+- ``paradex_mock_shared``: one server for the whole session (a
+  ``ThreadedMockServer``, so async and sync tests alike use it), cleared before
+  each test: connections left open closed, faults removed, history gone, the
+  scenario restarted. Configured by the session-scoped
+  ``paradex_mock_session_config``, not by the marker.
 - ``paradex_mock_factory``: several servers in one async test,
   ``server = await paradex_mock_factory(scenario=..., **options)``; each starts
   from the config and marker above with ``options`` applied last, and all are
@@ -48,7 +53,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+import re
+from collections.abc import AsyncIterator, Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,15 +94,20 @@ def marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     return options
 
 
-@pytest.fixture
-def paradex_mock_config() -> MockConfig:
-    """The configuration of this test's paradex-mock servers (override to change it)."""
+def fixture_config(**changes: Any) -> MockConfig:
+    """What the fixtures' servers start from: an ephemeral port, fast timings."""
     return MockConfig(
         port=0,
         ping_interval_s=FIXTURE_PING_INTERVAL_S,
         pong_timeout_s=FIXTURE_PONG_TIMEOUT_S,
         close_timeout_s=FIXTURE_CLOSE_TIMEOUT_S,
-    )
+    ).but(**changes)
+
+
+@pytest.fixture
+def paradex_mock_config() -> MockConfig:
+    """The configuration of this test's paradex-mock servers (override to change it)."""
+    return fixture_config()
 
 
 def test_config(request: pytest.FixtureRequest, base: MockConfig) -> MockConfig:
@@ -188,3 +200,133 @@ async def paradex_mock_factory(
         yield factory
     finally:
         await factory.stop_all()
+
+
+# One server for the whole session, cleared between tests
+
+
+@pytest.fixture(scope="session")
+def paradex_mock_session_config() -> MockConfig:
+    """The configuration of the session's shared server (override it in a conftest.py
+    with ``scope="session"``; the per-test marker does not apply to it)."""
+    # Every test of the session connects to this one server from 127.0.0.1.
+    return fixture_config(connections_per_ip_per_s=None, connections_per_ip_per_min=None)
+
+
+@pytest.fixture(scope="session")
+def paradex_mock_session_server(
+    paradex_mock_session_config: MockConfig,
+) -> Iterator[ThreadedMockServer]:
+    """The session's one server, started on first use; tests use ``paradex_mock_shared``.
+
+    It runs on a thread of its own (a ``ThreadedMockServer``), so tests on any event
+    loop (pytest-asyncio gives each test its own) and synchronous tests share it.
+    """
+    server = ThreadedMockServer(paradex_mock_session_config)
+    with startup_errors("paradex_mock_shared"):
+        server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def paradex_mock_shared(
+    request: pytest.FixtureRequest, paradex_mock_session_server: ThreadedMockServer
+) -> ThreadedMockServer:
+    """The session's shared server, cleared for this test: the connections a test
+    before it left open are closed (1001), no faults, no closed-session history, the
+    scenario restarted from its beginning. Cheaper than a server per test when a
+    suite has hundreds; ``paradex_mock`` when a test needs its own configuration."""
+    if marker_options(request):
+        pytest.fail(
+            f"@pytest.mark.{MARKER} does not apply to paradex_mock_shared, one server for "
+            "the session: override paradex_mock_session_config, or use paradex_mock",
+            pytrace=False,
+        )
+    paradex_mock_session_server.reset(close_connections=True)
+    return paradex_mock_session_server
+
+
+# Transcripts of a failed test (--paradex-mock-transcripts=DIR)
+
+TRANSCRIPTS_OPTION = "--paradex-mock-transcripts"
+TRANSCRIPTS_INI = "paradex_mock_transcripts"
+TRANSCRIPTS_SECTION = "paradex-mock transcripts"
+# A nodeid as a file name: anything but these characters becomes "_".
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_NAME_CHARS = 150  # room for the suffix within a file system's 255
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("paradex-mock")
+    group.addoption(
+        TRANSCRIPTS_OPTION,
+        dest="paradex_mock_transcripts",
+        metavar="DIR",
+        default=None,
+        help="when a test that used a paradex-mock server fails, write each server's "
+        "transcript (every session's frames, pings and close) as JSON lines into DIR",
+    )
+    parser.addini(
+        TRANSCRIPTS_INI,
+        f"the directory of {TRANSCRIPTS_OPTION} (relative to the rootdir)",
+        default=None,
+    )
+
+
+def transcripts_dir(config: pytest.Config) -> Path | None:
+    """Where failed tests' transcripts go: the option (relative to the directory pytest
+    was started in), else the ini value (relative to the rootdir), else None (off)."""
+    option = config.getoption("paradex_mock_transcripts")
+    if option:
+        return config.invocation_params.dir / option
+    value = config.getini(TRANSCRIPTS_INI)
+    return config.rootpath / str(value) if value else None
+
+
+def servers_of(item: pytest.Item) -> list[tuple[str, MockServer | ThreadedMockServer]]:
+    """The paradex-mock servers the test used, each with a name for its file."""
+    found: list[tuple[str, MockServer | ThreadedMockServer]] = []
+    for name, value in getattr(item, "funcargs", {}).items():
+        if isinstance(value, (MockServer, ThreadedMockServer)):
+            found.append((name, value))
+        elif isinstance(value, MockServerFactory):
+            found.extend((f"{name}-{n}", s) for n, s in enumerate(value.servers, 1))
+    return found
+
+
+def transcript_file(directory: Path, nodeid: str, server_name: str) -> Path:
+    """``DIR/<nodeid, sanitised>.<fixture>.jsonl``."""
+    stem = _UNSAFE.sub("_", nodeid).strip("_")[:_NAME_CHARS] or "test"
+    return directory / f"{stem}.{_UNSAFE.sub('_', server_name)}.jsonl"
+
+
+def write_transcripts(item: pytest.Item, directory: Path) -> list[str]:
+    """Write each server's transcript; a line per file (or per server that could not)."""
+    lines = []
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, server in servers_of(item):
+        path = transcript_file(directory, item.nodeid, name)
+        try:
+            count = server.write_transcript(path)
+        except (MockError, OSError, RuntimeError, TimeoutError) as error:
+            lines.append(f"{name}: no transcript written ({error})")
+            continue
+        lines.append(f"{name}: {count} events in {path}")
+    return lines
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test (its setup or call) that used a server: its transcripts, and where."""
+    report = yield
+    directory = transcripts_dir(item.config)
+    if directory is not None and report.failed and report.when in ("setup", "call"):
+        lines = write_transcripts(item, directory)
+        if lines:
+            report.sections.append((TRANSCRIPTS_SECTION, "\n".join(lines)))
+    return report

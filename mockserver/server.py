@@ -13,9 +13,12 @@ listens. ``start`` returns once the socket accepts connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -26,13 +29,15 @@ from aiohttp import web
 
 from mockserver.app import build_app
 from mockserver.channels import Channel, parse_channel
-from mockserver.clock import Clock, RealClock
-from mockserver.config import MockConfig, effective_control_token
+from mockserver.clock import Clock, RealClock, ScaledClock, VirtualClock
+from mockserver.config import VIRTUAL_EPOCH_MS, MockConfig, effective_control_token
 from mockserver.errors import ConfigError, ErrorCatalogue, RpcError
+from mockserver.expectations import Expectations
 from mockserver.faults import ActiveFault, Fault, FaultBook, Refusal, decode_fault
 from mockserver.faults.decode import ENVELOPE_KEYS
 from mockserver.hub import Hub
 from mockserver.limits import ConnectionLimiter, rate_limit_refusal
+from mockserver.market.engine import STEP_MS
 from mockserver.market.runtime import MarketRuntime
 from mockserver.outbox import Outbox
 from mockserver.player import ScenarioRuntime
@@ -41,12 +46,17 @@ from mockserver.scenario import loader
 from mockserver.scenario.model import Scenario
 from mockserver.seeds import timeline_seed
 from mockserver.session import GOING_AWAY_CLOSE, Session
+from mockserver.timecontrol import TimeController
 from mockserver.timers import TimerQueue
 from mockserver.tokens import DEFAULT_TOKEN_TTL_S, mint
 
 log = logging.getLogger(__name__)
 
 CLOSED_SESSIONS_KEPT = 1000
+# How often the synthetic market publishes on a virtual clock: every step (10 ms)
+# would cost an advance one settle per step; the payloads are the same, in
+# batches of this much simulated time.
+VIRTUAL_MARKET_PACE_MS = 100
 
 
 def load_scenario(config: MockConfig) -> Scenario:
@@ -78,7 +88,7 @@ class FaultShortcuts:
         return self.fault("refuse_connections", for_s=for_s, **params)
 
 
-class MockServer(FaultShortcuts):
+class MockServer(FaultShortcuts, Expectations):
     """A paradex-mock server bound to one host and port."""
 
     def __init__(self, config: MockConfig | None = None) -> None:
@@ -93,6 +103,8 @@ class MockServer(FaultShortcuts):
         # Handshakes per client IP (paradex-ws.md §5); None when both limits are off.
         self.connection_limiter = ConnectionLimiter.from_config(self.config)
         self._clock: Clock | None = None
+        self._time: TimeController | None = None  # a virtual clock's mover
+        self._free_run: asyncio.Task[None] | None = None  # --speed max
         self._timers: TimerQueue | None = None  # every connection's keepalive, one loop timer
         self._outbox: Outbox | None = None
         self._faults: FaultBook | None = None
@@ -130,8 +142,10 @@ class MockServer(FaultShortcuts):
     async def start(self) -> MockServer:
         if self._runner is not None:
             raise ConfigError("this server is already started")
-        self._clock = RealClock()
-        self._timers = TimerQueue(self._clock)
+        self._clock, keepalive_clock = self._clocks()
+        # Keepalive and the connection limit: on the server's clock, except at
+        # --speed max (there they keep real time: see mockserver.timecontrol).
+        self._timers = TimerQueue(keepalive_clock)
         self._outbox = Outbox()
         self._faults = FaultBook(
             clock=self._clock,
@@ -155,6 +169,8 @@ class MockServer(FaultShortcuts):
             await self.stop()
             raise
         self._start_scenario()
+        if self._time is not None and self.config.clock == "real":  # --speed max
+            self._free_run = asyncio.create_task(self._time.run_free(), name="clock:free")
         log.info("paradex-mock listening on %s (scenario %s)", self.ws_url, self.scenario.name)
         return self
 
@@ -162,22 +178,72 @@ class MockServer(FaultShortcuts):
         """Close every connection with 1001 (going away), then stop listening."""
         if self._runner is None:
             return
+        if self._free_run is not None:
+            self._free_run.cancel()
+            await asyncio.gather(self._free_run, return_exceptions=True)
+            self._free_run = None
         await self._stop_scenario()
         if self._faults is not None:
             self._faults.clear()
         # Stop accepting first, so nobody connects while we close the others.
         if self._site is not None:
             await self._site.stop()
-        await asyncio.gather(
-            *(session.close(*GOING_AWAY_CLOSE) for session in list(self.sessions.values())),
-            return_exceptions=True,
-        )
+        await self._close_sessions()
         if self._handlers:
             await asyncio.wait(self._handlers, timeout=self.config.close_timeout_s)
         await self._runner.cleanup()
         self._runner = self._site = None
         if self._timers is not None:
             self._timers.close()
+
+    def _clocks(self) -> tuple[Clock, Clock]:
+        """The server's clock, and the one keepalive and the connection limit run on."""
+        config = self.config
+        if config.clock == "virtual":
+            epoch_ms = (
+                config.clock_epoch_ms if config.clock_epoch_ms is not None else VIRTUAL_EPOCH_MS
+            )
+            clock = VirtualClock(wall_start_us=epoch_ms * 1000)
+            self._time = TimeController(
+                clock,
+                self,
+                pong_grace_s=config.advance_pong_grace_s,
+                close_grace_s=config.close_timeout_s,
+            )
+            return clock, clock
+        if math.isinf(config.speed):
+            clock = VirtualClock(wall_start_us=time.time_ns() // 1000)
+            self._time = TimeController(
+                clock, self, pong_grace_s=None, close_grace_s=config.close_timeout_s
+            )
+            return clock, RealClock()
+        real = RealClock() if config.speed == 1 else ScaledClock(config.speed)
+        return real, real
+
+    @property
+    def clock(self) -> Clock:
+        """Where the server's time comes from (``clock.monotonic()``, ``clock.wall_us()``)."""
+        if self._clock is None:
+            raise ConfigError("the server is not started")
+        return self._clock
+
+    async def advance(self, seconds: float) -> None:
+        """Move the virtual clock ``seconds`` on: every ping, pong deadline, scenario
+        message, market step and fault timer due meanwhile fires, in order, and the
+        server settles after each (``mockserver.timecontrol``). Returns once done."""
+        if self._time is None or self.config.clock != "virtual":
+            raise ConfigError(
+                "advance() needs the virtual clock: MockConfig(clock='virtual'), "
+                "or @pytest.mark.paradex_mock(clock='virtual') on the test"
+            )
+        await self._time.advance(seconds)
+
+    async def _close_sessions(self) -> None:
+        """Close every open connection with 1001 (going away)."""
+        await asyncio.gather(
+            *(session.close(*GOING_AWAY_CLOSE) for session in list(self.sessions.values())),
+            return_exceptions=True,
+        )
 
     async def __aenter__(self) -> MockServer:
         return await self.start()
@@ -195,7 +261,11 @@ class MockServer(FaultShortcuts):
         self._runtime.start()
         if self.scenario.synthetic is not None:
             self.market = MarketRuntime(
-                self.scenario, hub=self.hub, clock=self._clock, seed=self.seed
+                self.scenario,
+                hub=self.hub,
+                clock=self._clock,
+                seed=self.seed,
+                pace_ms=STEP_MS if self._time is None else VIRTUAL_MARKET_PACE_MS,
             )
             self.market.start()
         for fault in self.scenario.faults:
@@ -256,8 +326,13 @@ class MockServer(FaultShortcuts):
         await self._outbox.drained()
 
     def token(self, account: str = "0x1", *, ttl_s: float = DEFAULT_TOKEN_TTL_S) -> str:
-        """A JWT this server's ``auth`` accepts for ``account``."""
-        return mint(account, ttl_s=ttl_s)
+        """A JWT this server's ``auth`` accepts for ``account`` (issued at the server's
+        clock: under a virtual clock it expires when the clock says so)."""
+        return mint(account, ttl_s=ttl_s, now_s=self.now_s())
+
+    def now_s(self) -> float:
+        """The server's wall time, in seconds (the real one before it starts)."""
+        return time.time() if self._clock is None else self._clock.wall_us() / 1e6
 
     # Faults (docs/faults.md)
 
@@ -313,9 +388,16 @@ class MockServer(FaultShortcuts):
         await self._replace_scenario(scenario)
         return scenario
 
-    async def reset(self) -> None:
+    async def reset(self, *, close_connections: bool = False) -> None:
         """Back to the baseline: no faults, the scenario the server started with
-        (restarted from its beginning), no closed-session history."""
+        (restarted from its beginning), no closed-session history; with
+        ``close_connections``, no open connection either (each is closed with
+        1001 first, what a shared server does between tests)."""
+        if close_connections:
+            await self._close_sessions()
+            # Their handlers end a moment later (a session leaves `sessions` then).
+            with contextlib.suppress(AssertionError):
+                await self.wait_for(lambda: not self.sessions, timeout=self.config.close_timeout_s)
         self.faults.reset()
         self.closed_sessions.clear()
         if self.connection_limiter is not None:
@@ -343,8 +425,8 @@ class MockServer(FaultShortcuts):
 
     # Waiting for clients, without sleeping
 
-    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-        """Return once ``predicate()`` holds.
+    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float | None = 5.0) -> None:
+        """Return once ``predicate()`` holds (``timeout``: real seconds; None: no limit).
 
         Re-checked whenever a connection opens or closes, the server receives a
         frame, sends a ping or gets a pong (so predicates over ``requests()`` or
@@ -405,7 +487,8 @@ class MockServer(FaultShortcuts):
         refusal = self.faults.connection_attempt(self._connections)
         if refusal is None and self.connection_limiter is not None:
             assert self._clock is not None
-            denied = self.connection_limiter.admit(remote or "", self._clock.monotonic())
+            assert self._timers is not None
+            denied = self.connection_limiter.admit(remote or "", self._timers.monotonic())
             if denied is not None:
                 refusal = rate_limit_refusal(denied, mode=self.config.connection_rate_refusal)
         return self._connections, refusal

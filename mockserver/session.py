@@ -29,11 +29,11 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 
+from mockserver import wire
 from mockserver.channels import Channel
 from mockserver.clock import Clock, Timer
 from mockserver.config import MockConfig
@@ -43,7 +43,22 @@ from mockserver.faults.view import NO_FAULTS, FaultView
 from mockserver.keepalive import Keepalive, Scheduler
 from mockserver.outbox import Outbox
 from mockserver.protocol import Outcome, ProtocolPolicy, RpcSession
-from mockserver.wire import PING, Frame, as_frame
+from mockserver.transcript import (
+    BINARY_TEXT,
+    BY_CLIENT,
+    BY_SERVER,
+    CLIENT_PING,
+    CLOSE,
+    IN,
+    OPEN,
+    OUT,
+    PING,
+    PONG,
+    ReceivedFrame,
+    Transcript,
+    TranscriptEvent,
+)
+from mockserver.wire import Frame, as_frame
 
 if TYPE_CHECKING:
     from mockserver.scenario.model import CloseAction
@@ -57,8 +72,10 @@ TOO_BIG_CLOSE = (WSCloseCode.MESSAGE_TOO_BIG, "message too big")
 
 # The transcript keeps at most this many characters of client frames, the oldest
 # frames making room: with 1 MiB frames, ``transcript_limit`` frames alone could
-# hold 10 GiB for one connection.
+# hold 10 GiB for one connection. (``received`` and ``transcript`` each.)
 TRANSCRIPT_MAX_CHARS = 16 * 1024 * 1024
+
+__all__ = ["ReceivedFrame", "Session", "SessionHost"]
 
 
 class SessionHost(Protocol):
@@ -74,18 +91,6 @@ class SessionHost(Protocol):
 
     # Anything a waiter may be watching: a frame received, a ping sent, a pong.
     def session_changed(self, session: Session) -> None: ...
-
-
-@dataclass(frozen=True)
-class ReceivedFrame:
-    """A frame the client sent, as the transcript keeps it."""
-
-    at_us: int
-    text: str
-    # The error kind the server answered with, if any (errors.RPC_ERRORS keys).
-    error: str | None = None
-    # Read but not acted on: a fault (black_hole) had the server ignore it.
-    ignored: bool = False
 
 
 class Session:
@@ -124,10 +129,30 @@ class Session:
         self.connected_at_us = clock.wall_us()
         self.received: deque[ReceivedFrame] = deque(maxlen=config.transcript_limit)
         self._transcript_chars = 0
+        # Everything, in order (mockserver.transcript): frames both ways, pings, close.
+        self.transcript = Transcript(
+            limit=config.transcript_limit, max_in_chars=TRANSCRIPT_MAX_CHARS
+        )
+        self.transcript.event(
+            TranscriptEvent(
+                OPEN,
+                self.connected_at_us,
+                None,
+                path=self.path,
+                user_agent=self.user_agent,
+                peer=self.peer,
+            )
+        )
+        # When the first ping not yet answered by a pong frame went out (monotonic).
+        self._ping_at: float | None = None
         # A text frame this long may be over max_message_bytes (see _too_big).
         self._check_size_from = config.max_message_bytes // 4 + 1
         self.close_code: int | None = None
         self.close_reason = ""
+        self.closed_at_us: int | None = None
+        # "server": the server closed or dropped it (a fault, the pong deadline, a slow
+        # consumer, a frame too big, shutdown); "client": the client closed or went away.
+        self.closed_by: str | None = None
         self._queue: deque[Frame] = deque()
         self._flush_requested = False
         self._max_unsent = config.max_queued_messages
@@ -170,6 +195,12 @@ class Session:
     @property
     def closed(self) -> bool:
         return self._closing or self._ws is None or self._ws.closed
+
+    @property
+    def awaiting_pong(self) -> bool:
+        """A ping was written and no pong frame has come since (whether or not a fault
+        keeps the keepalive from seeing it); False once the connection is closed."""
+        return self._ping_at is not None and not self.closed
 
     @property
     def queued(self) -> int:
@@ -296,7 +327,7 @@ class Session:
         if self._closing:
             return
         self._closing = True
-        self._record_close(code, reason)
+        self._record_close(code, reason, BY_SERVER)
         self._wake.set()
         try:
             await asyncio.wait_for(
@@ -316,7 +347,7 @@ class Session:
     def drop(self) -> None:
         """Close TCP at once, with no close frame: the client sees 1006."""
         self._closing = True
-        self._record_close(WSCloseCode.ABNORMAL_CLOSURE, "dropped")
+        self._record_close(WSCloseCode.ABNORMAL_CLOSURE, "dropped", BY_SERVER)
         self._wake.set()
         # The transport run() kept (a close still under way may outlive run()), or,
         # before run(), the request's.
@@ -326,10 +357,16 @@ class Session:
         if transport is not None:
             transport.abort()
 
-    def _record_close(self, code: int, reason: str) -> None:
+    def _record_close(self, code: int, reason: str, by: str) -> None:
         """Keep the first close code: the one that ended the connection."""
         if self.close_code is None:
             self.close_code, self.close_reason = int(code), reason
+            self.closed_at_us, self.closed_by = self._clock.wall_us(), by
+            self.transcript.event(
+                TranscriptEvent(
+                    CLOSE, self.closed_at_us, None, code=self.close_code, reason=reason, by=by
+                )
+            )
 
     # The connection's life
 
@@ -353,8 +390,11 @@ class Session:
                 self._writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._writer
-            if self._live_ws.close_code is not None:
-                self._record_close(self._live_ws.close_code, "")
+            # The client closed (its close frame was read above) or went away.
+            code = self._live_ws.close_code
+            self._record_close(
+                WSCloseCode.ABNORMAL_CLOSURE if code is None else code, "", BY_CLIENT
+            )
             self._release()
             self._host.session_closed(self)
 
@@ -385,18 +425,30 @@ class Session:
             elif kind is WSMsgType.BINARY:
                 self._handle_binary()
             elif kind is WSMsgType.PING:
+                self.transcript.event(TranscriptEvent(CLIENT_PING, self._clock.wall_us(), IN))
                 if not self.faults.blocked("client_ping") and not await self._pong(message.data):
                     break
             elif kind is WSMsgType.PONG:
-                if not self.faults.blocked("pong"):
-                    self.keepalive.pong_received()
-                self._host.session_changed(self)
+                self._pong_received()
             else:  # CLOSE, CLOSING, CLOSED, ERROR: aiohttp has answered any close
-                if kind is WSMsgType.ERROR and isinstance(message.data, WebSocketError):
+                if kind is WSMsgType.CLOSE:
+                    self._record_close(message.data, message.extra or "", BY_CLIENT)
+                elif kind is WSMsgType.ERROR and isinstance(message.data, WebSocketError):
                     # aiohttp closed with this code (1007 bad UTF-8, 1009 too big) but
                     # reports 1006 afterwards; the transcript keeps the code it sent.
-                    self._record_close(message.data.code, str(message.data))
+                    self._record_close(message.data.code, str(message.data), BY_SERVER)
                 break
+
+    def _pong_received(self) -> None:
+        """A pong frame: into the transcript with its round trip, then the keepalive."""
+        rtt_ms = None
+        if self._ping_at is not None:
+            rtt_ms = round((self._clock.monotonic() - self._ping_at) * 1000, 3)
+            self._ping_at = None
+        self.transcript.event(TranscriptEvent(PONG, self._clock.wall_us(), IN, rtt_ms=rtt_ms))
+        if not self.faults.blocked("pong"):
+            self.keepalive.pong_received()
+        self._host.session_changed(self)
 
     async def _pong(self, payload: bytes) -> bool:
         """Answer a client's ping; False if the connection went meanwhile (a client
@@ -406,6 +458,7 @@ class Session:
         except ConnectionError as exc:
             log.debug("%s: pong failed: %r", self.id, exc)
             return False
+        self.transcript.event(TranscriptEvent(PONG, self._clock.wall_us(), OUT))
         return True
 
     def _handle_text(self, text: str) -> None:
@@ -416,11 +469,11 @@ class Session:
             return
         self._apply(text, self.rpc.receive(text, received_us=received_us), received_us)
 
-    def _ignored(self, text: str, received_us: int) -> bool:
+    def _ignored(self, text: str, received_us: int, *, binary: bool = False) -> bool:
         """A fault (black_hole) has the frame recorded but not acted on."""
         if not self.faults.blocked("incoming"):
             return False
-        self._record(ReceivedFrame(received_us, text, ignored=True))
+        self._record(ReceivedFrame(received_us, text, ignored=True, binary=binary))
         self._host.session_changed(self)
         return True
 
@@ -444,18 +497,22 @@ class Session:
         self._transcript_chars += len(frame.text)
         while self._transcript_chars > TRANSCRIPT_MAX_CHARS and len(received) > 1:
             self._transcript_chars -= len(received.popleft().text)
+        self.transcript.received(frame)
 
     def _handle_binary(self) -> None:
         # Paradex: "Client messages must always be sent as JSON-RPC text frames".
         received_us = self._clock.wall_us()
-        if self._ignored("<binary frame>", received_us):
+        if self._ignored(BINARY_TEXT, received_us, binary=True):
             return
         error = InvalidRequest("send JSON-RPC requests as text frames, not binary")
-        self._apply("<binary frame>", self.rpc.reject(error, received_us=received_us), received_us)
+        outcome = self.rpc.reject(error, received_us=received_us)
+        self._apply(BINARY_TEXT, outcome, received_us, binary=True)
 
-    def _apply(self, text: str, outcome: Outcome, received_us: int) -> None:
+    def _apply(
+        self, text: str, outcome: Outcome, received_us: int, *, binary: bool = False
+    ) -> None:
         error = outcome.error.kind if outcome.error is not None else None
-        self._record(ReceivedFrame(received_us, text, error))
+        self._record(ReceivedFrame(received_us, text, error, binary=binary))
         if outcome.reply is not None:
             self.deliver(outcome.reply)
         if outcome.subscribed is not None:
@@ -490,11 +547,14 @@ class Session:
         queue, transport = self._queue, self._writable()
         if transport is None:
             return  # the reader sees the close and ends the session
-        if len(queue) == 1:
-            transport.write(queue.popleft().wire)
+        # One transcript entry for the whole write: the shared frames, not copies.
+        frames = tuple(queue)
+        queue.clear()
+        self.transcript.sent(self._clock.wall_us(), frames)
+        if len(frames) == 1:
+            transport.write(frames[0].wire)
         else:
-            transport.write(b"".join([frame.wire for frame in queue]))
-            queue.clear()
+            transport.write(b"".join([frame.wire for frame in frames]))
         self._outbox.caught_up(self)
         if transport.get_write_buffer_size() > self._high_water:
             # The transport paused its protocol: queue until it has drained.
@@ -539,9 +599,11 @@ class Session:
             transport = self._writable()
             if transport is None:
                 return
+            self.transcript.sent(self._clock.wall_us(), (frame,))
             transport.write(frame.wire)
             await self._live_request.writer.drain()
         else:
+            self.transcript.sent(self._clock.wall_us(), (frame,))
             await self._live_ws.send_str(frame.text)
         if self._bytes_per_s is not None:  # a bandwidth fault: pace the link
             size = len(frame.wire) if self._framed else len(frame.text.encode())
@@ -559,10 +621,13 @@ class Session:
         transport = self._writable()
         if transport is not None:
             # Ahead of whatever is queued (a control frame may go between messages).
-            transport.write(PING)
+            transport.write(wire.PING)
             self._ping_written()
 
     def _ping_written(self) -> None:
+        self.transcript.event(TranscriptEvent(PING, self._clock.wall_us(), OUT))
+        if self._ping_at is None:
+            self._ping_at = self._clock.monotonic()
         self.keepalive.ping_sent()
         self._host.session_changed(self)
 

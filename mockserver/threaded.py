@@ -23,12 +23,13 @@ import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from mockserver.config import MockConfig
 from mockserver.errors import ConfigError
 from mockserver.scenario.model import Scenario
 from mockserver.server import FaultHandle, FaultShortcuts, MockServer
+from mockserver.session import Session
 from mockserver.tokens import DEFAULT_TOKEN_TTL_S, mint
 
 T = TypeVar("T")
@@ -202,8 +203,16 @@ class ThreadedMockServer(FaultShortcuts):
         return self.call(lambda: server.requests(method))
 
     def token(self, account: str = "0x1", *, ttl_s: float = DEFAULT_TOKEN_TTL_S) -> str:
-        """A JWT this server's ``auth`` accepts for ``account``."""
-        return mint(account, ttl_s=ttl_s)
+        """A JWT this server's ``auth`` accepts for ``account`` (issued at its clock)."""
+        return mint(account, ttl_s=ttl_s, now_s=self.server.now_s())
+
+    def advance(self, seconds: float, *, timeout: float | None = None) -> None:
+        """Move the virtual clock ``seconds`` on (see ``MockServer.advance``); blocks
+        until done, at most ``timeout`` real seconds (default: ``CALL_TIMEOUT_S``
+        plus one per virtual minute)."""
+        server = self.server
+        limit = timeout if timeout is not None else CALL_TIMEOUT_S + seconds / 60
+        self.run(lambda: server.advance(seconds), timeout=limit)
 
     def run(
         self, coroutine: Callable[[], Coroutine[Any, Any, T]], *, timeout: float = CALL_TIMEOUT_S
@@ -227,16 +236,65 @@ class ThreadedMockServer(FaultShortcuts):
         server = self.server
         return self.run(lambda: server.load_scenario(scenario))
 
-    def reset(self) -> None:
-        """Back to the baseline: no faults, the start-up scenario restarted."""
+    def reset(self, *, close_connections: bool = False) -> None:
+        """Back to the baseline: no faults, the start-up scenario restarted (and,
+        with ``close_connections``, every open connection closed with 1001)."""
         server = self.server
-        self.run(server.reset)
+        self.run(lambda: server.reset(close_connections=close_connections))
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
         if self._server is None or loop is None or loop.is_closed():
             raise ConfigError("the server is not started")
         return loop
+
+    # Expectations and transcripts (mockserver.expectations): as MockServer's, run on
+    # the loop thread; a failed assertion is raised in the caller's thread.
+
+    def wait_for_subscription(
+        self, channel: str, timeout: float = 5.0, *, session: Session | None = None
+    ) -> Session:
+        """Block until an open session is subscribed to ``channel``; returns it."""
+        server = self.server
+        return self.run(
+            lambda: server.wait_for_subscription(channel, timeout, session=session),
+            timeout=timeout + CALL_TIMEOUT_S,
+        )
+
+    def assert_subscribed(self, *channels: str, session: Session | None = None) -> None:
+        """Each channel is held by an open session (see ``MockServer.assert_subscribed``)."""
+        server = self.server
+        self.call(lambda: server.assert_subscribed(*channels, session=session))
+
+    def assert_no_duplicate_subscriptions(self) -> None:
+        """No session subscribed to one channel twice."""
+        self.call(self.server.assert_no_duplicate_subscriptions)
+
+    def assert_resubscribed_after_reconnect(self, within: float = 1.0) -> None:
+        """After each close the server decided, the channels were resubscribed in time."""
+        server = self.server
+        self.call(lambda: server.assert_resubscribed_after_reconnect(within))
+
+    def assert_pongs_within(self, seconds: float) -> None:
+        """Every ping was answered within ``seconds``."""
+        server = self.server
+        self.call(lambda: server.assert_pongs_within(seconds))
+
+    def assert_received(
+        self, method: str, params: Any = None, *, session: Session | None = None
+    ) -> dict[str, Any]:
+        """A client sent ``method`` with matching ``params``; returns the request."""
+        server = self.server
+        return self.call(lambda: server.assert_received(method, params, session=session))
+
+    def transcript(self) -> list[dict[str, Any]]:
+        """Every session's transcript events, each with ``session``."""
+        return self.call(self.server.transcript)
+
+    def write_transcript(self, target: str | Path | IO[str]) -> int:
+        """Write every session's transcript as JSON lines (see ``MockServer``)."""
+        server = self.server
+        return self.call(lambda: server.write_transcript(target))
 
 
 def _result(future: concurrent.futures.Future[T], timeout: float) -> T:

@@ -87,8 +87,10 @@ async def test_index_names_the_version_scenario_and_resources(api: Api) -> None:
     body = await api.ok("GET", "/")
     assert body["version"] == __version__
     assert body["scenario"] == "empty"
-    assert set(body["resources"]) == {"sessions", "faults", "kinds", "publish", "scenario", "reset"}
-    for name in ("sessions", "faults", "kinds", "scenario"):  # the ones a GET reads
+    assert set(body["resources"]) == {
+        "sessions", "transcript", "faults", "kinds", "publish", "scenario", "reset",
+    }  # fmt: skip
+    for name in ("sessions", "transcript", "faults", "kinds", "scenario"):  # the ones a GET reads
         url = body["resources"][name]
         assert url == f"/_mock/{name}"
         assert (await api("GET", url.removeprefix("/_mock")))[0] == 200

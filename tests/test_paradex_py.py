@@ -29,6 +29,8 @@ import aiohttp
 import pytest
 from paradex_spec import payload_refs, problems, validator
 
+from mockserver.config import VIRTUAL_EPOCH_MS
+from mockserver.scenario.loader import loads
 from mockserver.server import MockServer
 from mockserver.session import Session
 
@@ -540,3 +542,40 @@ async def test_paradex_reads_the_mocks_rest_then_streams_from_it(
     assert await ws.connect()
     (bbo_channel,) = await ws.subscribe_all([PUBLIC[1]])
     assert_parsed((await ws.messages(bbo_channel))[0], "BBO", bbo_channel)
+
+
+# A bbo every virtual second, for ten virtual minutes.
+EVERY_SECOND = loads(f"""
+name: every-second
+markets: [{MARKET}]
+channels:
+  bbo.{MARKET}:
+    loop: 1s
+    messages:
+      - at: 0ms
+        data: {{market: {MARKET}, bid: "1", ask: "2", last_updated_at: !now_ms }}
+""")
+
+
+@pytest.mark.paradex_mock(
+    scenario=EVERY_SECOND, clock="virtual", ping_interval_s=55.0, pong_timeout_s=5.0
+)
+async def test_ten_virtual_minutes_keep_paradex_py_connected(
+    paradex_mock: MockServer, paradex_py: ParadexPy
+) -> None:
+    """Under the virtual clock, paradex-py (another process) answers each of the ten
+    pings of ten virtual minutes at Paradex's 55 s / 5 s, keeps its one connection,
+    and gets the 600 bbo frames stamped a virtual second apart, in seconds."""
+    client = await paradex_py.client("virtual", paradex_mock.ws_url)
+    assert await client.connect()
+    session = only_session(paradex_mock)
+    names = await client.subscribe_all([PUBLIC[1]])
+    await paradex_mock.wait_for(lambda: subscribed_to(names)(session))
+    await paradex_mock.advance(600)
+    assert session.keepalive.stats.pings_sent == 10  # at 55, 110, ..., 550 s
+    assert session.keepalive.stats.pongs_received == 10
+    assert list(paradex_mock.sessions.values()) == [session]
+    # The frame of 0 s went out before the subscription: those of 1 s to 600 s.
+    records = await client.messages(names[0], count=600, timeout=30)
+    stamps = [r["message"]["params"]["data"]["last_updated_at"] for r in records]
+    assert stamps == [VIRTUAL_EPOCH_MS + 1000 * n for n in range(1, 601)]

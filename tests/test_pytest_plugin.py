@@ -255,3 +255,83 @@ def test_fixtures_in_strict_mode(project: pytest.Pytester) -> None:
     project.makepyfile(test_strict=STRICT_MODE_TESTS)
     result = project.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT_S)
     result.assert_outcomes(passed=3)
+
+
+SHARED_CONFTEST = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def paradex_mock_session_config(paradex_mock_session_config):
+    return paradex_mock_session_config.but(scenario="empty", seed=5)
+"""
+
+SHARED_TESTS = """
+import json
+
+import aiohttp
+import pytest
+import websocket
+
+from helpers import subscribe
+
+CHANNEL = "bbo.BTC-USD-PERP"
+LEFT_OPEN = []  # a connection the first test leaves behind
+PORTS = []
+
+
+def sync_subscribe(url):
+    ws = websocket.create_connection(url, timeout=5)
+    ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+                        "params": {"channel": CHANNEL}}))
+    assert json.loads(ws.recv())["result"] == {"channel": CHANNEL}
+    return ws
+
+
+def test_first_leaves_a_connection_and_a_fault(paradex_mock_shared):
+    LEFT_OPEN.append(sync_subscribe(paradex_mock_shared.ws_url))
+    paradex_mock_shared.assert_subscribed(CHANNEL)
+    paradex_mock_shared.fault("drop_messages", channel=CHANNEL)
+    PORTS.append(paradex_mock_shared.port)
+    assert paradex_mock_shared.server.seed == 5  # the session conftest applies
+
+
+async def test_second_finds_it_cleared(paradex_mock_shared):
+    PORTS.append(paradex_mock_shared.port)
+    assert paradex_mock_shared.server.sessions == {}
+    assert list(paradex_mock_shared.server.faults) == []
+    assert list(paradex_mock_shared.server.closed_sessions) == []
+    opcode, data = LEFT_OPEN.pop().recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(data[:2], "big") == 1001
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(paradex_mock_shared.ws_url) as ws:
+            await subscribe(ws, CHANNEL)
+            assert paradex_mock_shared.publish(CHANNEL, {"bid": "1"}) == 1  # no fault
+
+
+async def test_third_runs_on_another_loop(paradex_mock_shared):
+    PORTS.append(paradex_mock_shared.port)
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(paradex_mock_shared.ws_url) as ws:
+            await subscribe(ws, CHANNEL)
+    assert len(set(PORTS)) == 1  # one server for all three
+
+
+@pytest.mark.paradex_mock(seed=1)
+def test_marker_is_refused(paradex_mock_shared):
+    pass
+"""
+
+
+def test_one_shared_server_for_the_session_cleared_between_tests(project: pytest.Pytester) -> None:
+    """paradex_mock_shared: one server for async and sync tests alike, configured by the
+    session conftest, cleared before each test; a marker on it is a clear error."""
+    project.makeini(ini(asyncio_mode="auto"))
+    project.makeconftest(SHARED_CONFTEST)
+    project.makepyfile(test_shared=SHARED_TESTS)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT_S)
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.paradex_mock does not apply to paradex_mock_shared*"], consecutive=False
+    )

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 from aiohttp import web
 
+from mockserver.app import SERVER_KEY
 from mockserver.rest.errors import (
     InvalidStarknetAddress,
     InvalidStarknetSignature,
@@ -96,8 +96,9 @@ async def auth(request: web.Request) -> dict[str, Any]:
     public_key = request.match_info.get("public_key")
     if public_key is not None and not _FELT_HEX.match(public_key):
         raise InvalidPublicKey(f"the public key must be 0x and hex digits, not {public_key!r}")
-    account = check_headers(request.headers, now_s=time.time())
-    return {"jwt_token": mint(account)}
+    server = request.app[SERVER_KEY]
+    account = check_headers(request.headers, now_s=server.now_s())
+    return {"jwt_token": mint(account, now_s=server.now_s())}
 
 
 ROUTES = [

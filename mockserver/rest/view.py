@@ -19,7 +19,6 @@ the bbo and summary the latest published ones, else derived from that book
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +43,7 @@ def now_ms(server: MockServer) -> int:
     if runtime is not None:
         runtime.catch_up()
         return runtime.now_ms
-    return time.time_ns() // 1_000_000
+    return server.clock.wall_us() // 1000
 
 
 def specs(server: MockServer) -> dict[str, MarketSpec]:
