@@ -1,5 +1,6 @@
 """The ``paradex-mock`` command: ``serve``, ``validate``, ``channels``, ``scenarios``,
-``faults`` and ``control`` (a client of the control API: ``control_client.py``).
+``faults``, ``control`` (a client of the control API: ``control_client.py``), and
+``record`` and ``import`` (real traffic into a scenario: ``record/cli.py``).
 
 Thin over ``MockServer``: it turns options (and, for the container, a few
 environment variables) into one ``MockConfig`` and runs the very server the
@@ -42,6 +43,7 @@ from mockserver.config import (
     MockConfig,
 )
 from mockserver.errors import ConfigError, ScenarioError
+from mockserver.record import cli as record_cli
 from mockserver.scenario import loader
 
 PROG = "paradex-mock"
@@ -279,6 +281,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     faults.set_defaults(run=_faults_command)
 
     control_client.add_parser(commands, env)
+    record_cli.add_parser(commands, env)
     return parser
 
 
