@@ -547,14 +547,13 @@ class Session:
         queue, transport = self._queue, self._writable()
         if transport is None:
             return  # the reader sees the close and ends the session
-        # One transcript entry for the whole write: the shared frames, not copies.
-        frames = tuple(queue)
-        queue.clear()
-        self.transcript.sent(self._clock.wall_us(), frames)
-        if len(frames) == 1:
-            transport.write(frames[0].wire)
+        # One transcript entry for the whole write: the shared texts, not copies.
+        self.transcript.sent(self._clock.wall_us(), queue)
+        if len(queue) == 1:
+            transport.write(queue.popleft().wire)
         else:
-            transport.write(b"".join([frame.wire for frame in frames]))
+            transport.write(b"".join([frame.wire for frame in queue]))
+            queue.clear()
         self._outbox.caught_up(self)
         if transport.get_write_buffer_size() > self._high_water:
             # The transport paused its protocol: queue until it has drained.

@@ -9,9 +9,14 @@ entry carries ``at_us``, the session clock's ``wall_us()``, so under the
 virtual clock a transcript is the same run after run.
 
 The send path is benchmarked (docs/performance.md), so recording is cheap: one
-write of the session's queue is one entry, ``(at_us, frames)``, holding the
-very ``wire.Frame`` objects the write used (shared between sessions: pointers,
-not copies). Plain events are built only when asked for (``events()``).
+write of the session's queue appends its ``at_us`` and the frames' very text
+strings (one string per broadcast, shared between sessions: pointers, not
+copies; not the ``wire.Frame`` objects, whose wire bytes would be kept too) to
+the current run of writes, a flat list closed into a tuple every RUN_SIZE
+frames. No object per write: ints, strings and tuples of them are what the
+garbage collector does not track (kept as a tuple per write, or as Frames, they
+held the loop 100-200 ms at a time at a thousand busy sessions). Plain events
+are built only when asked for (``events()``).
 
 Memory is bounded: at most ``limit`` frames (in and out, pings and pongs
 included; MockConfig.transcript_limit), the oldest dropped first, and at most
@@ -106,8 +111,21 @@ class TranscriptEvent:
         return out
 
 
-# What the transcript stores: a plain event, a client frame, or one write.
-_Entry = TranscriptEvent | ReceivedFrame | tuple[int, tuple[Frame, ...]]
+# What the transcript stores: a plain event, a client frame, or a run of writes:
+# ``(frames, items)``, the items each write's ``at_us`` (an int) then its texts.
+_Run = tuple[int, tuple[int | str, ...]]
+_Entry = TranscriptEvent | ReceivedFrame | _Run
+# Frames a run of writes holds at most. Writes are kept as flat runs of ints and
+# strings, not an object per write: at a thousand busy sessions, a tuple per
+# write made the garbage collector's full collections (which objects that live
+# on trigger, and which walk every tracked one) hold the loop for 100 ms at a
+# time, and pings went out that late. An int, a string and a tuple of them are
+# not tracked.
+RUN_SIZE = 256
+
+
+def _frames_in(entry: _Entry) -> int:
+    return entry[0] if isinstance(entry, tuple) else 1
 
 
 class Transcript:
@@ -115,17 +133,14 @@ class Transcript:
 
     def __init__(self, *, limit: int, max_in_chars: int) -> None:
         self._entries: deque[_Entry] = deque()
+        self._run: list[int | str] = []  # the newest writes, not yet a closed run
+        self._run_frames = 0
         self._limit = limit
-        # Trimmed in batches, once this many frames are held, back to ``limit``: a
-        # transcript at its limit then costs the send path no trimming per write. The
-        # view (events(), len()) shows exactly the newest ``limit``.
-        self._trim_above = limit + max(16, limit // 16)
         self._max_in_chars = max_in_chars
-        self._count = 0  # frames kept (a write counts its frames)
+        # Frames held (a write counts its frames): at least the newest ``limit``, at
+        # most about a run more; the view (events(), len()) shows the newest ``limit``.
+        self._count = 0
         self._in_chars = 0
-        # Frames of the oldest entry (a write) already dropped: trimming a write of
-        # many frames one at a time costs no copy.
-        self._head_skip = 0
 
     def __len__(self) -> int:
         """How many frames (and events) the transcript shows."""
@@ -133,70 +148,69 @@ class Transcript:
 
     # Recording (the session calls these)
 
-    def sent(self, at_us: int, frames: tuple[Frame, ...]) -> None:
+    def sent(self, at_us: int, frames: Iterable[Frame]) -> None:
         """One write of ``frames`` (the send path: keep it to an append)."""
-        self._entries.append((at_us, frames))
-        self._count += len(frames)
-        if self._count > self._trim_above:
+        run = self._run
+        before = len(run)
+        run.append(at_us)
+        run.extend([frame.text for frame in frames])
+        added = len(run) - before - 1
+        self._run_frames += added
+        self._count += added
+        if self._run_frames >= RUN_SIZE:
+            self._close_run()
             self._trim()
 
     def received(self, frame: ReceivedFrame) -> None:
-        self._entries.append(frame)
-        self._count += 1
         self._in_chars += len(frame.text)
-        if self._count > self._trim_above or self._in_chars > self._max_in_chars:
-            self._trim()
+        self._append(frame)
 
     def event(self, event: TranscriptEvent) -> None:
-        self._entries.append(event)
+        self._append(event)
+
+    def _append(self, entry: TranscriptEvent | ReceivedFrame) -> None:
+        self._close_run()  # the writes before it stay before it
+        self._entries.append(entry)
         self._count += 1
-        if self._count > self._trim_above:
-            self._trim()
+        self._trim()
+
+    def _close_run(self) -> None:
+        if self._run:
+            self._entries.append((self._run_frames, tuple(self._run)))
+            self._run = []
+            self._run_frames = 0
 
     def _trim(self) -> None:
-        """Drop the oldest frames until within the limits (the char cap keeps the newest
-        entry, however long)."""
+        """Drop the oldest entries the view no longer shows, and, past the character
+        cap, the oldest until within it (the newest entry stays, however long)."""
         entries = self._entries
-        while self._count > self._limit or (
-            self._in_chars > self._max_in_chars and len(entries) > 1
+        while entries and (
+            self._count - _frames_in(entries[0]) >= self._limit
+            or (self._in_chars > self._max_in_chars and len(entries) > 1)
         ):
-            head = entries[0]
-            if isinstance(head, tuple):
-                left = len(head[1]) - self._head_skip
-                excess = self._count - self._limit
-                if 0 < excess < left:
-                    self._head_skip += excess
-                    self._count -= excess
-                    continue
-                self._count -= left
-                self._head_skip = 0
-            else:
-                self._count -= 1
-                if isinstance(head, ReceivedFrame):
-                    self._in_chars -= len(head.text)
-            entries.popleft()
+            head = entries.popleft()
+            self._count -= _frames_in(head)
+            if isinstance(head, ReceivedFrame):
+                self._in_chars -= len(head.text)
 
     # Reading
 
     def events(self) -> list[TranscriptEvent]:
-        """Everything kept, oldest first, as plain events."""
+        """The newest ``limit`` frames and events, oldest first, as plain events."""
         out: list[TranscriptEvent] = []
-        skip = self._head_skip
-        hidden = max(0, self._count - self._limit)  # held past the limit until the next trim
-        for entry in list(self._entries):
+        for entry in [*self._entries, (self._run_frames, tuple(self._run))]:
             if isinstance(entry, tuple):
-                at_us, frames = entry
-                shown = frames[skip + hidden :]
-                hidden = max(0, hidden - (len(frames) - skip))
-                out.extend(TranscriptEvent(TEXT, at_us, OUT, text=f.text) for f in shown)
-            elif hidden:
-                hidden -= 1
+                at_us = 0
+                for item in entry[1]:
+                    if isinstance(item, int):
+                        at_us = item
+                    else:
+                        out.append(TranscriptEvent(TEXT, at_us, OUT, text=item))
             elif isinstance(entry, TranscriptEvent):
                 out.append(entry)
             else:
                 out.append(_received_event(entry))
-            skip = 0
-        return out
+        return out[-self._limit :]
 
     def to_json(self, session: str | None = None) -> list[dict[str, Any]]:
         return [event.to_json(session) for event in self.events()]
