@@ -142,7 +142,7 @@ class MockServer(FaultShortcuts, Expectations):
     async def start(self) -> MockServer:
         if self._runner is not None:
             raise ConfigError("this server is already started")
-        self._clock, keepalive_clock = self._clocks()
+        self._clock, keepalive_clock, self._time = self._clocks()
         # Keepalive and the connection limit: on the server's clock, except at
         # --speed max (there they keep real time: see mockserver.timecontrol).
         self._timers = TimerQueue(keepalive_clock)
@@ -196,29 +196,27 @@ class MockServer(FaultShortcuts, Expectations):
         if self._timers is not None:
             self._timers.close()
 
-    def _clocks(self) -> tuple[Clock, Clock]:
-        """The server's clock, and the one keepalive and the connection limit run on."""
+    def _clocks(self) -> tuple[Clock, Clock, TimeController | None]:
+        """The server's clock, the one keepalive and the connection limit run on, and
+        what moves the server's clock when it is virtual."""
         config = self.config
         if config.clock == "virtual":
-            epoch_ms = (
-                config.clock_epoch_ms if config.clock_epoch_ms is not None else VIRTUAL_EPOCH_MS
+            epoch_ms = config.clock_epoch_ms
+            virtual = VirtualClock(
+                wall_start_us=(VIRTUAL_EPOCH_MS if epoch_ms is None else epoch_ms) * 1000
             )
-            clock = VirtualClock(wall_start_us=epoch_ms * 1000)
-            self._time = TimeController(
-                clock,
-                self,
-                pong_grace_s=config.advance_pong_grace_s,
-                close_grace_s=config.close_timeout_s,
-            )
-            return clock, clock
-        if math.isinf(config.speed):
-            clock = VirtualClock(wall_start_us=time.time_ns() // 1000)
-            self._time = TimeController(
-                clock, self, pong_grace_s=None, close_grace_s=config.close_timeout_s
-            )
-            return clock, RealClock()
-        real = RealClock() if config.speed == 1 else ScaledClock(config.speed)
-        return real, real
+            grace_s: float | None = config.advance_pong_grace_s
+            keepalive: Clock = virtual
+        elif math.isinf(config.speed):  # as fast as the clients read; keepalive real
+            virtual = VirtualClock(wall_start_us=time.time_ns() // 1000)
+            grace_s, keepalive = None, RealClock()
+        else:
+            real = RealClock() if config.speed == 1 else ScaledClock(config.speed)
+            return real, real, None
+        mover = TimeController(
+            virtual, self, pong_grace_s=grace_s, close_grace_s=config.close_timeout_s
+        )
+        return virtual, keepalive, mover
 
     @property
     def clock(self) -> Clock:

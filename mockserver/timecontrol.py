@@ -98,7 +98,7 @@ class TimeController:
         server = self._server
         while True:
             await self.settle()
-            if not any(c.subscriptions for c in server.sessions.values()):
+            if not self._someone_subscribed():
                 await server.wait_for(self._someone_subscribed, timeout=None)
                 continue
             if self.clock.next_due() is None:

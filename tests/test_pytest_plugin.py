@@ -216,12 +216,17 @@ def ini(*, asyncio_mode: str) -> str:
     )
 
 
+def run_auto_mode(project: pytest.Pytester, conftest: str, **tests: str) -> pytest.RunResult:
+    """Run the separate project in asyncio_mode=auto with this conftest and test files."""
+    project.makeini(ini(asyncio_mode="auto"))
+    project.makeconftest(conftest)
+    project.makepyfile(**tests)
+    return project.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT_S)
+
+
 def test_fixtures_in_auto_mode_from_the_entry_point(project: pytest.Pytester) -> None:
     """In an asyncio_mode=auto project: ack, marker, conftest override, publish, sync, factory."""
-    project.makeini(ini(asyncio_mode="auto"))
-    project.makeconftest(CONFTEST)
-    project.makepyfile(test_project=AUTO_MODE_TESTS)
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT_S)
+    result = run_auto_mode(project, CONFTEST, test_project=AUTO_MODE_TESTS)
     result.assert_outcomes(passed=7, errors=3)
     # A bad scenario or option is one clear line naming the fixture and the problem.
     result.stdout.fnmatch_lines(
@@ -327,10 +332,7 @@ def test_marker_is_refused(paradex_mock_shared):
 def test_one_shared_server_for_the_session_cleared_between_tests(project: pytest.Pytester) -> None:
     """paradex_mock_shared: one server for async and sync tests alike, configured by the
     session conftest, cleared before each test; a marker on it is a clear error."""
-    project.makeini(ini(asyncio_mode="auto"))
-    project.makeconftest(SHARED_CONFTEST)
-    project.makepyfile(test_shared=SHARED_TESTS)
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", timeout=RUN_TIMEOUT_S)
+    result = run_auto_mode(project, SHARED_CONFTEST, test_shared=SHARED_TESTS)
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(
         ["*@pytest.mark.paradex_mock does not apply to paradex_mock_shared*"], consecutive=False
