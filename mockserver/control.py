@@ -33,6 +33,7 @@ from aiohttp import web
 from mockserver import __version__
 from mockserver.app import SERVER_KEY
 from mockserver.config import LOOPBACK_HOSTS
+from mockserver.encoding import loads
 from mockserver.errors import (
     ConfigError,
     ControlBadRequest,
@@ -178,15 +179,11 @@ def _server(request: web.Request) -> MockServer:
     return request.app[SERVER_KEY]
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 async def _json_body(request: web.Request) -> Any:
     # Bytes, whatever charset the request claims: JSON is UTF-8 (RFC 8259 §8.1).
     data = await request.read()
     try:
-        return json.loads(data, parse_constant=_no_constant)
+        return loads(data)
     except ValueError as error:  # UnicodeDecodeError included
         raise ControlBadRequest(f"the body is not JSON: {error}") from None
     except RecursionError:

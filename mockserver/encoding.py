@@ -19,6 +19,16 @@ import orjson
 _STANDARD = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
+def loads(data: str | bytes) -> Any:
+    """JSON text (or UTF-8 bytes) as RFC 8259 has it: Python's reader takes NaN and
+    Infinity, which JSON has not (a ``ValueError``, as any other malformed text)."""
+    return json.loads(data, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"JSON has no {name}")
+
+
 def dumps(value: Any) -> str:
     """``value`` as compact JSON text (UTF-8 characters kept, not escaped)."""
     try:

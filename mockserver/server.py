@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import random
@@ -32,7 +31,7 @@ from mockserver.channels import Channel, parse_channel
 from mockserver.clock import Clock, RealClock, ScaledClock, VirtualClock
 from mockserver.config import VIRTUAL_EPOCH_MS, MockConfig, effective_control_token
 from mockserver.errors import ConfigError, ErrorCatalogue, RpcError
-from mockserver.expectations import Expectations
+from mockserver.expectations import Expectations, client_frames
 from mockserver.faults import ActiveFault, Fault, FaultBook, Refusal, decode_fault
 from mockserver.faults.decode import ENVELOPE_KEYS
 from mockserver.hub import Hub
@@ -451,16 +450,12 @@ class MockServer(FaultShortcuts, Expectations):
 
     def requests(self, method: str | None = None) -> list[dict[str, Any]]:
         """Every JSON request the clients sent (all sessions, in order), optionally one method."""
-        found = []
-        for session in self.all_sessions():
-            for frame in session.received:
-                try:
-                    obj = json.loads(frame.text)
-                except (ValueError, RecursionError):  # a hostile frame's nesting too
-                    continue
-                if isinstance(obj, dict) and (method is None or obj.get("method") == method):
-                    found.append(obj)
-        return found
+        return [
+            frame.request
+            for session in self.all_sessions()
+            for frame in client_frames(session)
+            if frame.request is not None and (method is None or frame.method == method)
+        ]
 
     # Connections (called by the app)
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mockserver.encoding import loads
 from mockserver.record import RecordError
 from mockserver.record.writer import Recording, subscription_notification
 from mockserver.scenario.loader import MAX_FILE_BYTES
@@ -197,16 +198,12 @@ def _time(obj: dict[str, Any]) -> float | None:
 
 def _json(text: str, what: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return loads(text)
     except ValueError as error:
         problem = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
         raise _BadLine(f"{what} is not JSON ({problem})") from None
     except RecursionError:
         raise _BadLine(f"{what} is nested too deeply") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"JSON has no {name}")  # Python's json reads NaN and Infinity; JSON has not
 
 
 def _kind(value: Any) -> str:
